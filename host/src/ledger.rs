@@ -1,0 +1,241 @@
+//! The `wasmig_migrations` table: which migrations of which app have run, in what order.
+//!
+//! Every operation is scoped to one app. Run order is the table's own increasing key,
+//! never a client clock.
+
+use crate::bindings::wasmig::migration::types::{Dialect, Value};
+use crate::db::Connection;
+use crate::error::{Error, Result};
+use crate::source::MigrationId;
+
+/// The ledger table's name.
+pub const TABLE: &str = "wasmig_migrations";
+
+/// One applied migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// The increasing key: larger means applied later.
+    pub run_order: i64,
+    /// The app the migration belongs to.
+    pub app_name: String,
+    /// The migration's ID.
+    pub migration_id: MigrationId,
+    /// The description the migration gave when it was applied.
+    pub description: String,
+    /// sha256 of the component bytes that were applied.
+    pub checksum: String,
+    /// When it was applied, UTC, as the database wrote it.
+    pub applied_at: String,
+}
+
+fn create_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                app_name TEXT NOT NULL,
+                migration_id TEXT NOT NULL,
+                description TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                UNIQUE (app_name, migration_id)
+            )"
+        }
+        Dialect::Postgres => {
+            "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+                id BIGSERIAL PRIMARY KEY,
+                app_name TEXT NOT NULL,
+                migration_id TEXT NOT NULL,
+                description TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'),
+                UNIQUE (app_name, migration_id)
+            )"
+        }
+        Dialect::Mysql => {
+            "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+                id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                app_name VARCHAR(255) NOT NULL,
+                migration_id VARCHAR(64) NOT NULL,
+                description TEXT NOT NULL,
+                checksum CHAR(64) NOT NULL,
+                applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                UNIQUE (app_name, migration_id)
+            )"
+        }
+    }
+}
+
+/// Rewrites `?` placeholders as `$1`, `$2`, ... for PostgreSQL. The ledger's own SQL has no
+/// `?` inside literals, so a plain scan is enough.
+fn placeholders(dialect: Dialect, sql: &str) -> String {
+    if dialect != Dialect::Postgres {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether the ledger table exists. Reads only.
+pub async fn exists(conn: &mut Connection) -> Result<bool> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        Dialect::Postgres => {
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
+        }
+        Dialect::Mysql => {
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+        }
+    };
+    let sql = placeholders(conn.dialect(), sql);
+    let rows = conn
+        .query(&sql, &[Value::Text(TABLE.to_string())])
+        .await
+        .map_err(|e| Error::database("cannot look for the ledger table", e))?;
+    Ok(!rows.rows.is_empty())
+}
+
+/// Creates the ledger table if it does not exist.
+pub async fn ensure(conn: &mut Connection) -> Result<()> {
+    conn.execute(create_sql(conn.dialect()), &[])
+        .await
+        .map_err(|e| Error::database("cannot create the ledger table", e))?;
+    Ok(())
+}
+
+/// The migrations of `app` that have run, in run order (oldest first). A missing ledger
+/// means nothing has run.
+pub async fn applied(conn: &mut Connection, app: &str) -> Result<Vec<LedgerRow>> {
+    if !exists(conn).await? {
+        return Ok(Vec::new());
+    }
+    let dialect = conn.dialect();
+    let applied_at = match dialect {
+        Dialect::Sqlite => "applied_at",
+        Dialect::Postgres => "to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+        Dialect::Mysql => "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
+    };
+    let sql = format!(
+        "SELECT id, app_name, migration_id, description, checksum, {applied_at} \
+         FROM wasmig_migrations WHERE app_name = ? ORDER BY id"
+    );
+    let rows = conn
+        .query(&placeholders(dialect, &sql), &[Value::Text(app.to_string())])
+        .await
+        .map_err(|e| Error::database(format!("cannot read the ledger of app {app}"), e))?;
+    rows.rows.into_iter().map(|row| parse_row(app, row)).collect()
+}
+
+fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
+    let bad = |what: &str| {
+        Error::database(format!("ledger of app {app}"), format!("unexpected {what} in {TABLE}"))
+    };
+    let text = |value: &Value, what: &str| match value {
+        Value::Text(text) => Ok(text.clone()),
+        _ => Err(bad(what)),
+    };
+    let [run_order, app_name, migration_id, description, checksum, applied_at] = row.as_slice()
+    else {
+        return Err(bad("row shape"));
+    };
+    let Value::Integer(run_order) = run_order else { return Err(bad("id")) };
+    let migration_id = text(migration_id, "migration_id")?;
+    Ok(LedgerRow {
+        run_order: *run_order,
+        app_name: text(app_name, "app_name")?,
+        migration_id: MigrationId::parse(&migration_id).map_err(|_| bad("migration_id"))?,
+        description: text(description, "description")?,
+        checksum: text(checksum, "checksum")?,
+        applied_at: text(applied_at, "applied_at")?,
+    })
+}
+
+/// Records that `id` of `app` has run.
+pub async fn record(
+    conn: &mut Connection,
+    app: &str,
+    id: &MigrationId,
+    description: &str,
+    checksum: &str,
+) -> Result<()> {
+    let sql = "INSERT INTO wasmig_migrations (app_name, migration_id, description, checksum) \
+               VALUES (?, ?, ?, ?)";
+    let params = [
+        Value::Text(app.to_string()),
+        Value::Text(id.to_string()),
+        Value::Text(description.to_string()),
+        Value::Text(checksum.to_string()),
+    ];
+    conn.execute(&placeholders(conn.dialect(), sql), &params)
+        .await
+        .map_err(|e| Error::database(format!("cannot record app {app} migration {id}"), e))?;
+    Ok(())
+}
+
+/// Removes the row of `id` of `app`; fails if there was none (someone else reversed it).
+pub async fn remove(conn: &mut Connection, app: &str, id: &MigrationId) -> Result<()> {
+    let sql = "DELETE FROM wasmig_migrations WHERE app_name = ? AND migration_id = ?";
+    let params = [Value::Text(app.to_string()), Value::Text(id.to_string())];
+    let affected = conn
+        .execute(&placeholders(conn.dialect(), sql), &params)
+        .await
+        .map_err(|e| Error::database(format!("cannot remove app {app} migration {id}"), e))?;
+    if affected != 1 {
+        return Err(Error::database(
+            format!("cannot remove app {app} migration {id}"),
+            "its ledger row is gone",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Access;
+
+    fn id(text: &str) -> MigrationId {
+        MigrationId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(placeholders(Dialect::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(placeholders(Dialect::Mysql, "a = ?"), "a = ?");
+    }
+
+    #[tokio::test]
+    async fn rows_are_scoped_by_app_and_kept_in_run_order() {
+        let mut conn = Connection::open("sqlite::memory:", Access::ReadWrite).await.unwrap();
+        assert!(!exists(&mut conn).await.unwrap());
+        assert!(applied(&mut conn, "a").await.unwrap().is_empty());
+        ensure(&mut conn).await.unwrap();
+        ensure(&mut conn).await.unwrap();
+        record(&mut conn, "a", &id("20240102000000"), "second", "c2").await.unwrap();
+        record(&mut conn, "b", &id("20240102000000"), "other app", "c3").await.unwrap();
+        record(&mut conn, "a", &id("20240101000000"), "first", "c1").await.unwrap();
+
+        let rows = applied(&mut conn, "a").await.unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.migration_id.as_str()).collect();
+        assert_eq!(ids, ["20240102000000", "20240101000000"]);
+        assert!(rows[0].run_order < rows[1].run_order);
+        assert!(rows[0].applied_at.ends_with('Z'), "{}", rows[0].applied_at);
+
+        let duplicate = record(&mut conn, "a", &id("20240101000000"), "again", "c1").await;
+        assert!(duplicate.is_err());
+
+        remove(&mut conn, "a", &id("20240102000000")).await.unwrap();
+        assert_eq!(applied(&mut conn, "a").await.unwrap().len(), 1);
+        assert_eq!(applied(&mut conn, "b").await.unwrap().len(), 1, "other app untouched");
+        assert!(remove(&mut conn, "a", &id("20240102000000")).await.is_err());
+    }
+}
