@@ -7,7 +7,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgConnectOptions, PgConnection, PgRow, PgTypeInfo, Postgres,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Column, Connection as _, Row, TypeInfo, ValueRef};
 
 use crate::bindings::wasmig::migration::types::{DbError, Dialect, Rows, Value};
@@ -51,11 +58,32 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A query of `sql` with `params` bound by position; `$null` is what a `Value::Null` binds as.
+macro_rules! bind {
+    ($sql:expr, $params:expr, $null:expr) => {
+        $params.iter().fold(
+            sqlx::query(AssertSqlSafe($sql.to_string())),
+            |query, param| match param.clone() {
+                Value::Null => query.bind($null),
+                Value::Integer(v) => query.bind(v),
+                Value::Real(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+                Value::Blob(v) => query.bind(v),
+                Value::Boolean(v) => query.bind(v),
+            },
+        )
+    };
+}
+
 /// An open connection to the target database.
 #[derive(Debug)]
 pub enum Connection {
     /// An embedded SQLite database.
     Sqlite(SqliteConnection),
+    /// A PostgreSQL server.
+    Postgres(PgConnection),
+    /// A MySQL or MariaDB server.
+    MySql(MySqlConnection),
 }
 
 /// Whether a connection may change the database.
@@ -72,31 +100,38 @@ impl Connection {
     /// treated as an empty database (an in-memory one) rather than created.
     pub async fn open(url: &str, access: Access) -> Result<Self> {
         let context = || format!("cannot connect to {}", redact(url));
+        let fail = |e: sqlx::Error| Error::database(context(), e);
         match Dialect::from_url(url)? {
             Dialect::Sqlite => {
                 let mut options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| Error::database(context(), e))?
+                    .map_err(fail)?
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true);
                 if access == Access::ReadOnly {
                     if !options.get_filename().exists() {
-                        options = SqliteConnectOptions::from_str("sqlite::memory:")
-                            .map_err(|e| Error::database(context(), e))?;
+                        options =
+                            SqliteConnectOptions::from_str("sqlite::memory:").map_err(fail)?;
                     }
                     options = options.read_only(true);
                 } else {
                     options = options.create_if_missing(true);
                 }
-                let conn = SqliteConnection::connect_with(&options)
-                    .await
-                    .map_err(|e| Error::database(context(), e))?;
-                Ok(Connection::Sqlite(conn))
+                Ok(Connection::Sqlite(
+                    SqliteConnection::connect_with(&options).await.map_err(fail)?,
+                ))
             }
-            other => Err(Error::Usage(format!(
-                "the {} backend is not supported yet (database URL `{}`)",
-                other.name(),
-                redact(url)
-            ))),
+            Dialect::Postgres => {
+                let options =
+                    PgConnectOptions::from_str(url).map_err(fail)?.application_name("wasmig");
+                Ok(Connection::Postgres(PgConnection::connect_with(&options).await.map_err(fail)?))
+            }
+            Dialect::Mysql => {
+                let url = url
+                    .strip_prefix("mariadb:")
+                    .map_or_else(|| url.to_string(), |rest| format!("mysql:{rest}"));
+                let options = MySqlConnectOptions::from_str(&url).map_err(fail)?;
+                Ok(Connection::MySql(MySqlConnection::connect_with(&options).await.map_err(fail)?))
+            }
         }
     }
 
@@ -104,22 +139,36 @@ impl Connection {
     pub fn dialect(&self) -> Dialect {
         match self {
             Connection::Sqlite(_) => Dialect::Sqlite,
+            Connection::Postgres(_) => Dialect::Postgres,
+            Connection::MySql(_) => Dialect::Mysql,
         }
     }
 
-    /// Runs a statement that returns no rows; gives the number of rows affected.
+    /// Runs a statement that returns no rows; gives the number of rows affected. Without
+    /// parameters the statement is sent unprepared, so a guest may send several at once.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        match self {
-            Connection::Sqlite(conn) => {
-                let result = if params.is_empty() {
-                    // Unprepared, so a guest may send several statements at once.
-                    sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut *conn).await
-                } else {
-                    sqlite_query(sql, params).execute(&mut *conn).await
-                };
-                result.map(|done| done.rows_affected()).map_err(db_error)
+        let raw = || sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
+        let affected = match self {
+            Connection::Sqlite(conn) if params.is_empty() => {
+                raw().execute(conn).await.map(|r| r.rows_affected())
             }
-        }
+            Connection::Sqlite(conn) => {
+                bind!(sql, params, None::<i64>).execute(conn).await.map(|r| r.rows_affected())
+            }
+            Connection::Postgres(conn) if params.is_empty() => {
+                raw().execute(conn).await.map(|r| r.rows_affected())
+            }
+            Connection::Postgres(conn) => {
+                bind!(sql, params, UntypedNull).execute(conn).await.map(|r| r.rows_affected())
+            }
+            Connection::MySql(conn) if params.is_empty() => {
+                raw().execute(conn).await.map(|r| r.rows_affected())
+            }
+            Connection::MySql(conn) => {
+                bind!(sql, params, None::<i64>).execute(conn).await.map(|r| r.rows_affected())
+            }
+        };
+        affected.map_err(db_error)
     }
 
     /// Runs a statement that returns rows.
@@ -127,8 +176,18 @@ impl Connection {
         match self {
             Connection::Sqlite(conn) => {
                 let rows =
-                    sqlite_query(sql, params).fetch_all(&mut *conn).await.map_err(db_error)?;
-                sqlite_rows(&rows)
+                    bind!(sql, params, None::<i64>).fetch_all(conn).await.map_err(db_error)?;
+                to_rows(&rows, sqlite_value)
+            }
+            Connection::Postgres(conn) => {
+                let rows =
+                    bind!(sql, params, UntypedNull).fetch_all(conn).await.map_err(db_error)?;
+                to_rows(&rows, postgres_value)
+            }
+            Connection::MySql(conn) => {
+                let rows =
+                    bind!(sql, params, None::<i64>).fetch_all(conn).await.map_err(db_error)?;
+                to_rows(&rows, mysql_value)
             }
         }
     }
@@ -166,27 +225,28 @@ impl Connection {
 
     /// Closes the connection cleanly.
     pub async fn close(self) {
-        match self {
-            Connection::Sqlite(conn) => {
-                let _ = conn.close().await;
-            }
-        }
+        let _ = match self {
+            Connection::Sqlite(conn) => conn.close().await,
+            Connection::Postgres(conn) => conn.close().await,
+            Connection::MySql(conn) => conn.close().await,
+        };
     }
 }
 
-type SqliteQuery = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
+/// A PostgreSQL NULL parameter without a type (OID 0), so the server infers the type from
+/// where it is used: a typed NULL such as `int8` could not go into a `bytea` column.
+struct UntypedNull;
 
-fn sqlite_query(sql: &str, params: &[Value]) -> SqliteQuery {
-    params.iter().fold(sqlx::query(AssertSqlSafe(sql.to_string())), |query, param| {
-        match param.clone() {
-            Value::Null => query.bind(None::<i64>),
-            Value::Integer(v) => query.bind(v),
-            Value::Real(v) => query.bind(v),
-            Value::Text(v) => query.bind(v),
-            Value::Blob(v) => query.bind(v),
-            Value::Boolean(v) => query.bind(v),
-        }
-    })
+impl sqlx::Type<Postgres> for UntypedNull {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(Oid(0))
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for UntypedNull {
+    fn encode_by_ref(&self, _: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        Ok(IsNull::Yes)
+    }
 }
 
 fn db_error(error: sqlx::Error) -> DbError {
@@ -199,36 +259,102 @@ fn db_error(error: sqlx::Error) -> DbError {
     }
 }
 
-fn sqlite_rows(rows: &[SqliteRow]) -> Result<Rows, DbError> {
+fn to_rows<R: Row>(
+    rows: &[R],
+    value: fn(&R, usize) -> Result<Value, DbError>,
+) -> Result<Rows, DbError> {
     let columns = rows
         .first()
         .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
         .unwrap_or_default();
     let rows = rows
         .iter()
-        .map(|row| (0..row.len()).map(|i| sqlite_value(row, i)).collect::<Result<Vec<_>, _>>())
+        .map(|row| (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>())
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Rows { columns, rows })
 }
 
-fn sqlite_value(row: &SqliteRow, index: usize) -> Result<Value, DbError> {
+/// The type name of a non-null cell, or `None` for NULL.
+fn cell_type<R: Row>(row: &R, index: usize) -> Result<Option<String>, DbError>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
     let raw = row.try_get_raw(index).map_err(db_error)?;
     if raw.is_null() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
-    let type_name = raw.type_info().name().to_ascii_uppercase();
-    let value = match type_name.as_str() {
-        "INTEGER" | "INT8" | "BIGINT" => Value::Integer(row.try_get(index).map_err(db_error)?),
-        "BOOLEAN" => Value::Boolean(row.try_get(index).map_err(db_error)?),
-        "REAL" | "FLOAT" | "DOUBLE" => Value::Real(row.try_get(index).map_err(db_error)?),
-        "BLOB" => Value::Blob(row.try_get(index).map_err(db_error)?),
+    Ok(Some(raw.type_info().name().to_ascii_uppercase()))
+}
+
+fn unsupported<R: Row>(row: &R, index: usize, type_name: &str, cast: &str) -> DbError {
+    let column = row.columns().get(index).map(|c| c.name().to_string()).unwrap_or_default();
+    DbError {
+        message: format!(
+            "column `{column}` has type {type_name}, which a migration cannot receive; cast it in the query ({cast})"
+        ),
+        code: None,
+    }
+}
+
+fn sqlite_value(row: &SqliteRow, index: usize) -> Result<Value, DbError> {
+    let get = |e| db_error(e);
+    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
+    Ok(match type_name.as_str() {
+        "INTEGER" | "INT8" | "BIGINT" => Value::Integer(row.try_get(index).map_err(get)?),
+        "BOOLEAN" => Value::Boolean(row.try_get(index).map_err(get)?),
+        "REAL" | "FLOAT" | "DOUBLE" => Value::Real(row.try_get(index).map_err(get)?),
+        "BLOB" => Value::Blob(row.try_get(index).map_err(get)?),
         "NUMERIC" => match row.try_get::<i64, _>(index) {
             Ok(v) => Value::Integer(v),
-            Err(_) => Value::Real(row.try_get(index).map_err(db_error)?),
+            Err(_) => Value::Real(row.try_get(index).map_err(get)?),
         },
-        _ => Value::Text(row.try_get(index).map_err(db_error)?),
-    };
-    Ok(value)
+        _ => Value::Text(row.try_get_unchecked(index).map_err(get)?),
+    })
+}
+
+fn postgres_value(row: &PgRow, index: usize) -> Result<Value, DbError> {
+    let get = |e| db_error(e);
+    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
+    Ok(match type_name.as_str() {
+        "INT2" => Value::Integer(row.try_get::<i16, _>(index).map_err(get)?.into()),
+        "INT4" => Value::Integer(row.try_get::<i32, _>(index).map_err(get)?.into()),
+        "INT8" => Value::Integer(row.try_get(index).map_err(get)?),
+        "FLOAT4" => Value::Real(row.try_get::<f32, _>(index).map_err(get)?.into()),
+        "FLOAT8" => Value::Real(row.try_get(index).map_err(get)?),
+        "BOOL" => Value::Boolean(row.try_get(index).map_err(get)?),
+        "BYTEA" => Value::Blob(row.try_get(index).map_err(get)?),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "UNKNOWN" | "CITEXT" => {
+            Value::Text(row.try_get(index).map_err(get)?)
+        }
+        other => return Err(unsupported(row, index, other, "e.g. `column::text`")),
+    })
+}
+
+fn mysql_value(row: &MySqlRow, index: usize) -> Result<Value, DbError> {
+    let get = |e| db_error(e);
+    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
+    Ok(match type_name.as_str() {
+        "BOOLEAN" => Value::Boolean(row.try_get(index).map_err(get)?),
+        "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR" => {
+            Value::Integer(row.try_get_unchecked(index).map_err(get)?)
+        }
+        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+        | "BIGINT UNSIGNED" => {
+            let n: u64 = row.try_get_unchecked(index).map_err(get)?;
+            Value::Integer(i64::try_from(n).map_err(|_| {
+                unsupported(row, index, "BIGINT UNSIGNED above 2^63", "CAST(column AS CHAR)")
+            })?)
+        }
+        "FLOAT" => Value::Real(row.try_get::<f32, _>(index).map_err(get)?.into()),
+        "DOUBLE" => Value::Real(row.try_get(index).map_err(get)?),
+        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+            Value::Blob(row.try_get(index).map_err(get)?)
+        }
+        // Sent as text on the wire.
+        "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET"
+        | "DECIMAL" | "JSON" => Value::Text(row.try_get_unchecked(index).map_err(get)?),
+        other => return Err(unsupported(row, index, other, "e.g. `CAST(column AS CHAR)`")),
+    })
 }
 
 #[cfg(test)]

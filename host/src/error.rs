@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::bindings::wasmig::migration::types::DbError;
 use crate::plan::PlanError;
 
 /// Everything that can make a wasmig operation fail.
@@ -74,8 +75,40 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    pub(crate) fn database(context: impl Into<String>, error: impl std::fmt::Display) -> Self {
-        Error::Database { context: context.into(), message: error.to_string() }
+    pub(crate) fn database(context: impl Into<String>, reason: impl Reason) -> Self {
+        Error::Database { context: context.into(), message: reason.reason() }
+    }
+}
+
+/// What went wrong with a database operation, in words.
+pub(crate) trait Reason {
+    fn reason(self) -> String;
+}
+
+impl Reason for DbError {
+    fn reason(self) -> String {
+        match self.code {
+            Some(code) => format!("{} (code {code})", self.message),
+            None => self.message,
+        }
+    }
+}
+
+impl Reason for sqlx::Error {
+    fn reason(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Reason for &str {
+    fn reason(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Reason for String {
+    fn reason(self) -> String {
+        self
     }
 }
 
