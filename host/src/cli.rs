@@ -18,6 +18,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Seconds to wait for another wasmig run's lock on the database; overrides
+    /// `lock_timeout` in the config file (default 60).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,6 +80,23 @@ pub enum Command {
     Clean {
         /// The app.
         app: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        auto_agree: bool,
+    },
+    /// Settle a dirty migration after repairing the schema by hand.
+    #[command(group = clap::ArgGroup::new("outcome").required(true))]
+    Resolve {
+        /// The app.
+        app: String,
+        /// The dirty migration's ID.
+        migration_id: String,
+        /// Its changes are in place: keep it as applied.
+        #[arg(long, group = "outcome")]
+        applied: bool,
+        /// Its changes are not in place: forget it, so it is pending again.
+        #[arg(long, group = "outcome")]
+        reversed: bool,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,

@@ -3,10 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+
+/// How long a run waits for the lock when `lock_timeout` is not configured.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The name of the SQLite file used when no database URL is configured.
 pub const DEFAULT_SQLITE_FILE: &str = "wasmig.db";
@@ -15,6 +19,7 @@ pub const DEFAULT_SQLITE_FILE: &str = "wasmig.db";
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     database_url: Option<String>,
+    lock_timeout: Option<u64>,
     #[serde(default)]
     apps: BTreeMap<String, AppFile>,
 }
@@ -49,6 +54,8 @@ pub struct Settings {
     pub database_url: String,
     /// The apps in app order: topological by `depends_on`, ties broken by name.
     pub apps: Vec<App>,
+    /// How long a run waits for another run's lock on the database.
+    pub lock_timeout: Duration,
 }
 
 impl Settings {
@@ -109,7 +116,9 @@ impl Settings {
                 None => format!("sqlite://{}", root.join(DEFAULT_SQLITE_FILE).display()),
             },
         };
-        Ok(Settings { config_path, root, database_url, apps })
+        let lock_timeout =
+            Duration::from_secs(file.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT.as_secs()));
+        Ok(Settings { config_path, root, database_url, apps, lock_timeout })
     }
 
     /// The app called `name`, or an error listing the known ones.

@@ -129,7 +129,11 @@ impl Connection {
                 let url = url
                     .strip_prefix("mariadb:")
                     .map_or_else(|| url.to_string(), |rest| format!("mysql:{rest}"));
-                let options = MySqlConnectOptions::from_str(&url).map_err(fail)?;
+                // UTC sessions: the ledger's TIMESTAMP reads back as UTC, and NOW() in a
+                // migration does not depend on the server's zone.
+                let options = MySqlConnectOptions::from_str(&url)
+                    .map_err(fail)?
+                    .timezone(Some("+00:00".into()));
                 Ok(Connection::MySql(MySqlConnection::connect_with(&options).await.map_err(fail)?))
             }
         }

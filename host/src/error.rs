@@ -53,6 +53,17 @@ pub enum Error {
     #[error("database: {context}: {message}")]
     Database { context: String, message: String },
 
+    /// The run lock could not be taken in time.
+    #[error("{0}")]
+    Lock(String),
+
+    /// A migration of the app was left part-applied by an earlier run that failed or was
+    /// killed on a database without transactional DDL.
+    #[error(
+        "app {app}: migration {id} is dirty: an earlier run failed or stopped part-way through it and its changes could not be rolled back. Repair the schema by hand, then run `wasmig resolve {app} {id} --applied` (its changes are in place) or `wasmig resolve {app} {id} --reversed` (they are not)"
+    )]
+    Dirty { app: String, id: String },
+
     /// The user answered no (or nothing) to a confirmation prompt.
     #[error("not proceeding")]
     Declined,

@@ -26,6 +26,9 @@ pub struct LedgerRow {
     pub checksum: String,
     /// When it was applied, UTC, as the database wrote it.
     pub applied_at: String,
+    /// Set while a migration that cannot be rolled back runs (MySQL DDL, a
+    /// non-transactional migration); still set after it failed or its run was killed.
+    pub dirty: bool,
 }
 
 fn create_sql(dialect: Dialect) -> &'static str {
@@ -38,6 +41,7 @@ fn create_sql(dialect: Dialect) -> &'static str {
                 description TEXT NOT NULL,
                 checksum TEXT NOT NULL,
                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                dirty INTEGER NOT NULL DEFAULT 0,
                 UNIQUE (app_name, migration_id)
             )"
         }
@@ -48,7 +52,8 @@ fn create_sql(dialect: Dialect) -> &'static str {
                 migration_id TEXT NOT NULL,
                 description TEXT NOT NULL,
                 checksum TEXT NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'),
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                dirty BOOLEAN NOT NULL DEFAULT FALSE,
                 UNIQUE (app_name, migration_id)
             )"
         }
@@ -60,6 +65,7 @@ fn create_sql(dialect: Dialect) -> &'static str {
                 description TEXT NOT NULL,
                 checksum CHAR(64) NOT NULL,
                 applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                dirty BOOLEAN NOT NULL DEFAULT FALSE,
                 UNIQUE (app_name, migration_id)
             )"
         }
@@ -121,11 +127,14 @@ pub async fn applied(conn: &mut Connection, app: &str) -> Result<Vec<LedgerRow>>
     let dialect = conn.dialect();
     let applied_at = match dialect {
         Dialect::Sqlite => "applied_at",
-        Dialect::Postgres => "to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+        Dialect::Postgres => {
+            "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        }
+        // Connections run with time_zone '+00:00' (see `db`).
         Dialect::Mysql => "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
     };
     let sql = format!(
-        "SELECT id, app_name, migration_id, description, checksum, {applied_at} \
+        "SELECT id, app_name, migration_id, description, checksum, {applied_at}, dirty \
          FROM wasmig_migrations WHERE app_name = ? ORDER BY id"
     );
     let rows = conn
@@ -143,7 +152,8 @@ fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
         Value::Text(text) => Ok(text.clone()),
         _ => Err(bad(what)),
     };
-    let [run_order, app_name, migration_id, description, checksum, applied_at] = row.as_slice()
+    let [run_order, app_name, migration_id, description, checksum, applied_at, dirty] =
+        row.as_slice()
     else {
         return Err(bad("row shape"));
     };
@@ -156,28 +166,51 @@ fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
         description: text(description, "description")?,
         checksum: text(checksum, "checksum")?,
         applied_at: text(applied_at, "applied_at")?,
+        dirty: match dirty {
+            Value::Boolean(dirty) => *dirty,
+            Value::Integer(dirty) => *dirty != 0,
+            _ => return Err(bad("dirty")),
+        },
     })
 }
 
-/// Records that `id` of `app` has run.
+/// Records that `id` of `app` has run, or with `dirty`, that it is running and cannot be
+/// rolled back.
 pub async fn record(
     conn: &mut Connection,
     app: &str,
     id: &MigrationId,
     description: &str,
     checksum: &str,
+    dirty: bool,
 ) -> Result<()> {
-    let sql = "INSERT INTO wasmig_migrations (app_name, migration_id, description, checksum) \
-               VALUES (?, ?, ?, ?)";
+    let sql = "INSERT INTO wasmig_migrations (app_name, migration_id, description, checksum, dirty) \
+               VALUES (?, ?, ?, ?, ?)";
     let params = [
         Value::Text(app.to_string()),
         Value::Text(id.to_string()),
         Value::Text(description.to_string()),
         Value::Text(checksum.to_string()),
+        Value::Boolean(dirty),
     ];
     conn.execute(&placeholders(conn.dialect(), sql), &params)
         .await
         .map_err(|e| Error::database(format!("cannot record app {app} migration {id}"), e))?;
+    Ok(())
+}
+
+/// Marks the row of `id` of `app` dirty or clean.
+pub async fn set_dirty(
+    conn: &mut Connection,
+    app: &str,
+    id: &MigrationId,
+    dirty: bool,
+) -> Result<()> {
+    let sql = "UPDATE wasmig_migrations SET dirty = ? WHERE app_name = ? AND migration_id = ?";
+    let params = [Value::Boolean(dirty), Value::Text(app.to_string()), Value::Text(id.to_string())];
+    conn.execute(&placeholders(conn.dialect(), sql), &params)
+        .await
+        .map_err(|e| Error::database(format!("cannot mark app {app} migration {id}"), e))?;
     Ok(())
 }
 
@@ -220,17 +253,21 @@ mod tests {
         assert!(applied(&mut conn, "a").await.unwrap().is_empty());
         ensure(&mut conn).await.unwrap();
         ensure(&mut conn).await.unwrap();
-        record(&mut conn, "a", &id("20240102000000"), "second", "c2").await.unwrap();
-        record(&mut conn, "b", &id("20240102000000"), "other app", "c3").await.unwrap();
-        record(&mut conn, "a", &id("20240101000000"), "first", "c1").await.unwrap();
+        record(&mut conn, "a", &id("20240102000000"), "second", "c2", false).await.unwrap();
+        record(&mut conn, "b", &id("20240102000000"), "other app", "c3", true).await.unwrap();
+        record(&mut conn, "a", &id("20240101000000"), "first", "c1", false).await.unwrap();
 
         let rows = applied(&mut conn, "a").await.unwrap();
         let ids: Vec<_> = rows.iter().map(|r| r.migration_id.as_str()).collect();
         assert_eq!(ids, ["20240102000000", "20240101000000"]);
         assert!(rows[0].run_order < rows[1].run_order);
         assert!(rows[0].applied_at.ends_with('Z'), "{}", rows[0].applied_at);
+        assert!(!rows[0].dirty);
+        assert!(applied(&mut conn, "b").await.unwrap()[0].dirty);
+        set_dirty(&mut conn, "b", &id("20240102000000"), false).await.unwrap();
+        assert!(!applied(&mut conn, "b").await.unwrap()[0].dirty);
 
-        let duplicate = record(&mut conn, "a", &id("20240101000000"), "again", "c1").await;
+        let duplicate = record(&mut conn, "a", &id("20240101000000"), "again", "c1", false).await;
         assert!(duplicate.is_err());
 
         remove(&mut conn, "a", &id("20240102000000")).await.unwrap();

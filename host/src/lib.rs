@@ -29,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ledger;
+pub mod lock;
 pub mod plan;
 pub mod render;
 pub mod runtime;
@@ -49,8 +50,8 @@ pub mod bindings {
 pub use bindings::wasmig::migration::types::{Dialect, Value};
 pub use commands::{
     BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, MigrationResult,
-    MigrationStatus, OutputFormat, Project, backwards, check, clean, forwards, new_migration,
-    run_backwards, run_forwards,
+    MigrationStatus, OutputFormat, Project, Resolution, backwards, check, clean, forwards,
+    new_migration, resolve, run_backwards, run_forwards,
 };
 pub use config::Settings;
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use wasmig::cli::{Cli, Command};
-use wasmig::{MigrationResult, Project, Settings};
+use wasmig::{MigrationResult, Project, Resolution, Settings};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,10 +24,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let settings = match Settings::load(&cli.config, cli.database_url) {
+    let mut settings = match Settings::load(&cli.config, cli.database_url) {
         Ok(settings) => settings,
         Err(e) => return fail(e),
     };
+    if let Some(seconds) = cli.lock_timeout {
+        settings.lock_timeout = std::time::Duration::from_secs(seconds);
+    }
     if let Command::New { app, name } = &cli.command {
         let now = time::OffsetDateTime::now_utc();
         return MigrationResult::from(wasmig::new_migration(&settings, app, name, now)).report();
@@ -49,6 +52,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Clean { app, auto_agree } => {
             MigrationResult::from(wasmig::clean(&project, &app, auto_agree).await).report()
+        }
+        Command::Resolve { app, migration_id, applied, reversed: _, auto_agree } => {
+            let resolution = if applied { Resolution::Applied } else { Resolution::Reversed };
+            MigrationResult::from(
+                wasmig::resolve(&project, &app, &migration_id, resolution, auto_agree).await,
+            )
+            .report()
         }
         Command::New { .. } => unreachable!("handled above"),
     }

@@ -3,7 +3,7 @@ use predicates::str::contains;
 use crate::support::{TestProject, sample_ids, stderr, stdout};
 
 #[test]
-fn check_json_lists_every_file_in_app_then_id_order_with_exactly_four_keys() {
+fn check_json_lists_every_file_in_app_then_id_order_with_the_contract_keys() {
     let project = TestProject::sample();
     project.wasmig().args(["forwards", "auth"]).assert().success();
     let before = project.snapshot();
@@ -17,7 +17,9 @@ fn check_json_lists_every_file_in_app_then_id_order_with_exactly_four_keys() {
         let object = status.as_object().unwrap();
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort();
-        assert_eq!(keys, ["app_name", "description", "has_ran", "migration_id"]);
+        // The four keys of the contract, and `dirty`.
+        assert_eq!(keys, ["app_name", "description", "dirty", "has_ran", "migration_id"]);
+        assert_eq!(object["dirty"], false);
         let (app, id, ran) = if i < auth.len() {
             ("auth", &auth[i], true)
         } else {

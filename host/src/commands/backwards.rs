@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{MigrationResult, Project, confirm, summary};
-use crate::db::Access;
+use super::{MigrationResult, Project, confirm, refuse_dirty, summary};
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::plan::{self, Target};
@@ -63,14 +62,13 @@ impl BackwardsMigrationManager {
         }
         let target = Target::parse(target_text)
             .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
-        let mut conn = project
-            .connect(if self.preview { Access::ReadOnly } else { Access::ReadWrite })
-            .await?;
+        let (mut conn, _lock) = project.connect_to_run(self.preview).await?;
 
         // Plan, find and load every migration in range before changing anything.
         let mut reversals = Vec::new();
         for app in apps {
             let applied = ledger::applied(&mut conn, &app.name).await?;
+            refuse_dirty(&app.name, &applied)?;
             let ids: Vec<_> = applied.iter().map(|row| row.migration_id.clone()).collect();
             let to_reverse = plan::backwards(&ids, &target)
                 .map_err(|source| Error::Plan { app: app.name.clone(), source })?;

@@ -22,6 +22,9 @@ pub struct MigrationStatus {
     pub description: String,
     /// Whether the ledger records it as applied.
     pub has_ran: bool,
+    /// Whether an earlier run failed or stopped part-way through it without being able to
+    /// roll back (see `wasmig resolve`).
+    pub dirty: bool,
 }
 
 /// How `check` prints.
@@ -57,8 +60,10 @@ impl CheckMigrationManager {
             let files = source::discover(app)?;
             let applied = ledger::applied(&mut conn, &app.name).await?;
             for migration in project.load_all(app, &files).await? {
+                let row = applied.iter().find(|row| row.migration_id == migration.id);
                 statuses.push(MigrationStatus {
-                    has_ran: applied.iter().any(|row| row.migration_id == migration.id),
+                    has_ran: row.is_some(),
+                    dirty: row.is_some_and(|row| row.dirty),
                     app_name: migration.app,
                     migration_id: migration.id.to_string(),
                     description: migration.description,
@@ -94,14 +99,24 @@ pub fn render(statuses: &[MigrationStatus], format: OutputFormat) -> String {
         OutputFormat::Table => {
             let mut table = Table::new();
             table.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
-            table.set_header(["app_name", "migration_id", "description", "has_ran"]);
+            // The dirty column shows only when there is something to see.
+            let any_dirty = statuses.iter().any(|s| s.dirty);
+            let mut header = vec!["app_name", "migration_id", "description", "has_ran"];
+            if any_dirty {
+                header.push("dirty");
+            }
+            table.set_header(header);
             for s in statuses {
-                table.add_row([
+                let mut row = vec![
                     s.app_name.as_str(),
                     s.migration_id.as_str(),
                     s.description.as_str(),
                     if s.has_ran { "true" } else { "false" },
-                ]);
+                ];
+                if any_dirty {
+                    row.push(if s.dirty { "DIRTY" } else { "" });
+                }
+                table.add_row(row);
             }
             format!("{table}\n")
         }
@@ -125,7 +140,18 @@ pub async fn check(
         }
     };
     print!("{}", render(&statuses, format));
-    let pending = statuses.iter().filter(|s| !s.has_ran).count();
+    let dirty: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.dirty)
+        .map(|s| format!("{} {}", s.app_name, s.migration_id))
+        .collect();
+    if !dirty.is_empty() {
+        eprintln!(
+            "warning: dirty migration(s): {} (an earlier run failed part-way; repair, then `wasmig resolve`)",
+            dirty.join(", ")
+        );
+    }
+    let pending = statuses.iter().filter(|s| !s.has_ran || s.dirty).count();
     if fail_on_pending && pending > 0 {
         eprintln!("error: {pending} migration(s) pending");
         return ExitCode::FAILURE;

@@ -1,7 +1,6 @@
 //! `wasmig clean`: forget ledger rows whose component file is gone.
 
 use super::{Project, confirm};
-use crate::db::Access;
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::source;
@@ -11,7 +10,7 @@ use crate::source;
 pub async fn clean(project: &Project, app_name: &str, auto_agree: bool) -> Result<String> {
     let app = project.settings.app(app_name)?;
     let files = source::discover(app)?;
-    let mut conn = project.connect(Access::ReadWrite).await?;
+    let (mut conn, _lock) = project.connect_to_run(false).await?;
     let orphans: Vec<_> = ledger::applied(&mut conn, &app.name)
         .await?
         .into_iter()

@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{MigrationResult, Project, confirm, summary};
-use crate::db::Access;
+use super::{MigrationResult, Project, confirm, refuse_dirty, summary};
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::plan::{self, Target};
@@ -53,20 +52,16 @@ impl ForwardsMigrationManager {
         }
         let target = Target::parse(&self.migration_id)
             .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
-        let mut conn = project
-            .connect(if self.preview { Access::ReadOnly } else { Access::ReadWrite })
-            .await?;
+        let (mut conn, _lock) = project.connect_to_run(self.preview).await?;
 
         // Plan and load everything before changing anything.
         let mut selected: Vec<LoadedMigration> = Vec::new();
         let mut notes = Vec::new();
         for app in apps {
             let files = source::discover(app)?;
-            let applied: Vec<_> = ledger::applied(&mut conn, &app.name)
-                .await?
-                .into_iter()
-                .map(|row| row.migration_id)
-                .collect();
+            let rows = ledger::applied(&mut conn, &app.name).await?;
+            refuse_dirty(&app.name, &rows)?;
+            let applied: Vec<_> = rows.into_iter().map(|row| row.migration_id).collect();
             let ids: Vec<_> = files.iter().map(|f| f.id.clone()).collect();
             let plan = plan::forwards(&ids, &applied, &target)
                 .map_err(|source| Error::Plan { app: app.name.clone(), source })?;
@@ -112,6 +107,7 @@ impl ForwardsMigrationManager {
                     &migration.id,
                     &migration.description,
                     &migration.checksum,
+                    false,
                 )
                 .await?;
                 eprintln!("faked {} {}: {}", migration.app, migration.id, migration.description);

@@ -6,6 +6,7 @@ mod check;
 mod clean;
 mod forwards;
 mod new;
+mod resolve;
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -15,13 +16,15 @@ pub use check::{CheckMigrationManager, MigrationStatus, OutputFormat, check};
 pub use clean::clean;
 pub use forwards::{ForwardsMigrationManager, forwards, run_forwards};
 pub use new::new_migration;
+pub use resolve::{Resolution, resolve};
 
-use crate::bindings::wasmig::migration::types::Context;
+use crate::bindings::wasmig::migration::types::{Context, Dialect};
 use crate::capture::{Capture, DatabaseHandle};
 use crate::config::{App, Settings};
 use crate::db::{Access, Connection};
 use crate::error::{Error, Result};
-use crate::ledger;
+use crate::ledger::{self, LedgerRow};
+use crate::lock::RunLock;
 use crate::runtime::{Direction, LoadedMigration, Runtime};
 use crate::sandbox::Limits;
 use crate::source::MigrationFile;
@@ -49,6 +52,18 @@ impl Project {
         Connection::open(&self.settings.database_url, access).await
     }
 
+    /// Connects to change the database (taking the run lock) or, for a preview, to read it.
+    async fn connect_to_run(&self, preview: bool) -> Result<(Connection, Option<RunLock>)> {
+        if preview {
+            return Ok((self.connect(Access::ReadOnly).await?, None));
+        }
+        let mut conn = self.connect(Access::ReadWrite).await?;
+        let lock =
+            RunLock::acquire(&mut conn, &self.settings.database_url, self.settings.lock_timeout)
+                .await?;
+        Ok((conn, Some(lock)))
+    }
+
     /// Loads the components of `files` (all of them, before anything runs).
     async fn load_all<'f>(
         &self,
@@ -71,8 +86,11 @@ impl Project {
         }
     }
 
-    /// Runs `migration` for real: its statements and its ledger change in one transaction
-    /// (or, for a non-transactional migration, the ledger change after it succeeded).
+    /// Runs `migration` for real. Its statements and its ledger change commit together in
+    /// one transaction. Where that cannot be all-or-nothing (a non-transactional migration,
+    /// or MySQL, whose DDL commits implicitly) the ledger row is marked dirty before the
+    /// migration starts and made clean only when it succeeded, so a failure or a kill
+    /// leaves a dirty row that blocks further runs until someone resolves it.
     async fn run_live(
         &self,
         mut conn: Connection,
@@ -80,6 +98,27 @@ impl Project {
         direction: Direction,
     ) -> (Connection, Result<()>) {
         let what = format!("{} {} {}", migration.app, migration.id, direction.name());
+        let (app, id) = (&migration.app, &migration.id);
+        let atomic = migration.transactional && conn.dialect() != Dialect::Mysql;
+        if !atomic {
+            let marked = match direction {
+                Direction::Forwards => {
+                    ledger::record(
+                        &mut conn,
+                        app,
+                        id,
+                        &migration.description,
+                        &migration.checksum,
+                        true,
+                    )
+                    .await
+                }
+                Direction::Backwards => ledger::set_dirty(&mut conn, app, id, true).await,
+            };
+            if let Err(e) = marked {
+                return (conn, Err(e));
+            }
+        }
         if migration.transactional
             && let Err(e) = conn.begin().await
         {
@@ -96,41 +135,46 @@ impl Project {
         };
         let result = match outcome.result {
             Ok(()) => match direction {
-                Direction::Forwards => {
+                Direction::Forwards if atomic => {
                     ledger::record(
                         &mut conn,
-                        &migration.app,
-                        &migration.id,
+                        app,
+                        id,
                         &migration.description,
                         &migration.checksum,
+                        false,
                     )
                     .await
                 }
-                Direction::Backwards => {
-                    ledger::remove(&mut conn, &migration.app, &migration.id).await
-                }
+                Direction::Forwards => ledger::set_dirty(&mut conn, app, id, false).await,
+                Direction::Backwards => ledger::remove(&mut conn, app, id).await,
             },
             Err(message) => Err(Error::Migration { message: format!("{what} failed: {message}") }),
         };
-        if !migration.transactional {
-            let result = result.map_err(|e| Error::Migration {
-                message: format!(
-                    "{e} (non-transactional: changes it made before failing were not rolled back)"
-                ),
-            });
-            return (conn, result);
-        }
+        let result = if migration.transactional {
+            match result {
+                Ok(()) => conn
+                    .commit()
+                    .await
+                    .map_err(|e| Error::database(format!("{what}: cannot commit"), e)),
+                Err(e) => match conn.rollback().await {
+                    Ok(()) => Err(Error::Migration { message: format!("{e}; rolled back") }),
+                    Err(r) => Err(Error::Migration {
+                        message: format!("{e}; rollback failed too: {}", r.message),
+                    }),
+                },
+            }
+        } else {
+            result
+        };
         let result = match result {
-            Ok(()) => conn
-                .commit()
-                .await
-                .map_err(|e| Error::database(format!("{what}: cannot commit"), e)),
-            Err(e) => match conn.rollback().await {
-                Ok(()) => Err(Error::Migration { message: format!("{e}; rolled back") }),
-                Err(r) => {
-                    Err(Error::Migration { message: format!("{e}; rollback failed too: {r}") })
-                }
-            },
+            Err(e) if !atomic => Err(Error::Migration {
+                message: format!(
+                    "{e}; changes it made could not all be rolled back, so it is marked dirty \
+                     (see `wasmig check`; repair by hand, then `wasmig resolve {app} {id} --applied` or `--reversed`)"
+                ),
+            }),
+            other => other,
         };
         (conn, result)
     }
@@ -171,6 +215,14 @@ impl Project {
         }
         let result = out.write_all(script.as_bytes()).and_then(|()| out.flush());
         (conn, result.map_err(|e| Error::io("<stdout>", e)))
+    }
+}
+
+/// Fails if any of `rows` is dirty: an earlier run left that migration part-applied.
+fn refuse_dirty(app: &str, rows: &[LedgerRow]) -> Result<()> {
+    match rows.iter().find(|row| row.dirty) {
+        Some(row) => Err(Error::Dirty { app: app.to_string(), id: row.migration_id.to_string() }),
+        None => Ok(()),
     }
 }
 
