@@ -4,6 +4,7 @@
 use crate::bindings::wasmig::migration::database;
 use crate::bindings::wasmig::migration::types::{self, DbError, Rows, Value};
 use crate::db::Connection;
+use crate::limits::{LimitHit, Limits};
 use crate::render;
 use crate::sandbox::SandboxState;
 
@@ -21,17 +22,61 @@ pub enum DatabaseHandle {
 }
 
 /// The database handle of a call together with every statement it emitted, rendered with
-/// its parameters as SQL literals.
+/// its parameters as SQL literals, and what it may still emit.
 #[derive(Debug)]
 pub struct Capture {
     pub(crate) handle: DatabaseHandle,
     pub(crate) statements: Vec<String>,
+    /// `execute` and `query` calls so far, and their SQL and parameter bytes.
+    calls: u64,
+    bytes: u64,
+    /// The call's `statements` and `sql_bytes` limits.
+    max_calls: u64,
+    max_bytes: u64,
 }
 
 impl Capture {
-    /// A capture around `handle` with nothing emitted yet.
+    /// A capture around `handle` with nothing emitted yet, under the default limits until
+    /// the sandbox sets the configured ones.
     pub fn new(handle: DatabaseHandle) -> Self {
-        Capture { handle, statements: Vec::new() }
+        let limits = Limits::default();
+        Capture {
+            handle,
+            statements: Vec::new(),
+            calls: 0,
+            bytes: 0,
+            max_calls: limits.statements,
+            max_bytes: limits.sql_bytes,
+        }
+    }
+
+    /// Sets how many statements and how many bytes of SQL (with parameters) the call may
+    /// send.
+    pub(crate) fn limit(&mut self, statements: u64, sql_bytes: u64) {
+        self.max_calls = statements;
+        self.max_bytes = sql_bytes;
+    }
+
+    /// The `execute` statements the migration emitted, in order, each rendered with its
+    /// parameters as literals: what a preview prints, and what a live run executed.
+    pub fn statements(&self) -> &[String] {
+        &self.statements
+    }
+
+    /// Counts one statement against the limits, before it is recorded or run. Past a
+    /// limit the host import traps: the migration is stopped, not told, so it cannot
+    /// carry on regardless.
+    fn charge(&mut self, sql: &str, params: &[Value]) -> wasmtime::Result<()> {
+        self.calls += 1;
+        if self.calls > self.max_calls {
+            return Err(LimitHit::Statements { limit: self.max_calls }.into());
+        }
+        let size = sql.len() + params.iter().map(value_size).sum::<usize>();
+        self.bytes = self.bytes.saturating_add(size as u64);
+        if self.bytes > self.max_bytes {
+            return Err(LimitHit::SqlBytes { limit: self.max_bytes }.into());
+        }
+        Ok(())
     }
 
     /// The connection, given back after the call.
@@ -50,6 +95,15 @@ impl DatabaseHandle {
     }
 }
 
+/// The bytes a parameter adds to a statement.
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Text(text) => text.len(),
+        Value::Blob(blob) => blob.len(),
+        Value::Null | Value::Integer(_) | Value::Real(_) | Value::Boolean(_) => 8,
+    }
+}
+
 fn detached() -> DbError {
     DbError {
         message: "the database is not available while describing a migration".into(),
@@ -65,8 +119,11 @@ impl database::Host for SandboxState {
         sql: String,
         params: Vec<Value>,
     ) -> wasmtime::Result<Result<u64, DbError>> {
-        let started = std::time::Instant::now();
+        // Time in the database handle is the host's, not the guest's.
+        let clock = self.clock.clone();
+        let _waiting = clock.database_call();
         let capture = &mut self.database;
+        capture.charge(&sql, &params)?;
         let result = match &mut capture.handle {
             DatabaseHandle::Live(conn) => {
                 capture.statements.push(render::statement(conn.dialect(), &sql, &params));
@@ -78,7 +135,6 @@ impl database::Host for SandboxState {
             }
             DatabaseHandle::Detached => Err(detached()),
         };
-        self.host_time += started.elapsed();
         Ok(result)
     }
 
@@ -87,14 +143,37 @@ impl database::Host for SandboxState {
         sql: String,
         params: Vec<Value>,
     ) -> wasmtime::Result<Result<Rows, DbError>> {
-        let started = std::time::Instant::now();
+        let clock = self.clock.clone();
+        let _waiting = clock.database_call();
+        self.database.charge(&sql, &params)?;
         let result = match &mut self.database.handle {
             DatabaseHandle::Live(conn) | DatabaseHandle::Recording(conn) => {
                 conn.query(&sql, &params).await
             }
             DatabaseHandle::Detached => Err(detached()),
         };
-        self.host_time += started.elapsed();
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_and_sql_bytes_are_charged_before_they_run() {
+        let mut capture = Capture::new(DatabaseHandle::Detached);
+        capture.limit(2, 100);
+        capture.charge("SELECT 1", &[]).unwrap();
+        capture.charge("SELECT ?", &[Value::Text("x".repeat(10))]).unwrap();
+        let error = capture.charge("SELECT 1", &[]).unwrap_err();
+        assert_eq!(error.downcast_ref::<LimitHit>(), Some(&LimitHit::Statements { limit: 2 }));
+
+        let mut capture = Capture::new(DatabaseHandle::Detached);
+        capture.limit(10, 30);
+        capture.charge("SELECT ?", &[Value::Blob(vec![0; 20])]).unwrap();
+        let error = capture.charge("SELECT ?", &[Value::Integer(1)]).unwrap_err();
+        assert_eq!(error.downcast_ref::<LimitHit>(), Some(&LimitHit::SqlBytes { limit: 30 }));
+        assert!(error.to_string().starts_with("host limit hit: "), "{error}");
     }
 }

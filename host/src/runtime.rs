@@ -1,22 +1,59 @@
 //! The one configured wasmtime [`Engine`]: loading migration components, validating them
-//! against the `wasmig:migration` world, and calling them in a fresh sandbox each time.
+//! against the `wasmig:migration` world and the import allowlist, and calling them in a
+//! fresh sandbox each time.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTableError};
 use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
+use wasmtime_wasi::I32Exit;
 
 use crate::bindings::exports::wasmig::migration::migration::Description;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
 use crate::capture::{Capture, DatabaseHandle};
 use crate::error::{Error, Result};
-use crate::sandbox::{Limits, SandboxState};
+use crate::limits::LimitHit;
+use crate::sandbox::{CallClock, Limits, SandboxState};
 use crate::source::{self, MigrationFile, MigrationId};
 
 /// How often the epoch ticks; the resolution of the call time budget.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// How long past its budget a call blocked in the host (a guest sleeping or polling) is
+/// left before it is abandoned. Running guest code is stopped by the epoch deadline at the
+/// budget itself, with a backtrace; the grace keeps that the first to fire.
+const WATCHDOG_GRACE: Duration = Duration::from_millis(500);
+
+/// The WASI interfaces a migration may import, by package. Rust's standard library (and
+/// other language runtimes) import these even when a migration does not use them; every
+/// one is served by the deny-all sandbox of [`SandboxState`]. Everything else (sockets,
+/// HTTP, unknown packages) is refused when the component is loaded.
+const ALLOWED_WASI: &[(&str, &[&str])] = &[
+    (
+        "wasi:cli",
+        &[
+            "environment",
+            "exit",
+            "stdin",
+            "stdout",
+            "stderr",
+            "terminal-input",
+            "terminal-output",
+            "terminal-stdin",
+            "terminal-stdout",
+            "terminal-stderr",
+        ],
+    ),
+    ("wasi:clocks", &["*"]),
+    ("wasi:random", &["*"]),
+    ("wasi:io", &["*"]),
+    // No directory is ever preopened: these only let a runtime link its file API.
+    ("wasi:filesystem", &["types", "preopens"]),
+];
 
 /// Which way a migration runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +119,30 @@ pub struct CallOutcome {
     pub capture: Capture,
     /// What the migration wrote to stdout and stderr, and how many bytes were dropped.
     pub log: (String, u64),
-    /// Ok, or why the call failed: the migration's own error or a trap.
+    /// Ok, or why the call failed: the migration's own error, or what stopped it (out of
+    /// CPU budget, out of memory, stack overflow, a panic with its message, a host limit,
+    /// ...) with the top of its backtrace.
     pub result: std::result::Result<(), String>,
+}
+
+/// One of the migration's exports.
+enum Export {
+    Describe,
+    Run(Direction, Context),
+}
+
+/// What an export returned.
+enum Returned {
+    Description(Description),
+    Run(std::result::Result<(), String>),
+}
+
+/// Why a call did not return.
+enum Stopped {
+    /// A trap, or an error raised by the host on the guest's behalf.
+    Trap(wasmtime::Error),
+    /// Blocked in the host past the time budget (a sleep, a poll that never ends).
+    Stalled,
 }
 
 impl Runtime {
@@ -95,6 +154,9 @@ impl Runtime {
         // Epoch interruption enforces the call time budget without slowing guest code as
         // much as fuel would.
         config.epoch_interruption(true);
+        // Unbounded recursion traps as a stack overflow once the guest has used this much
+        // stack (wasmtime's default, made visible), well inside the fiber it runs on.
+        config.max_wasm_stack(512 << 10);
         let engine = Engine::new(&config).map_err(|e| Error::Runtime(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -116,8 +178,15 @@ impl Runtime {
         Ok(Runtime { engine, linker, limits })
     }
 
-    /// Reads, compiles and validates the component of `file`, then asks it to describe
-    /// itself. Any failure names the app, the migration and the file.
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reads, compiles and validates the component of `file` (its size, that it is a
+    /// component, that it imports nothing outside the allowlist, that it exports the
+    /// `wasmig:migration` world), then asks it to describe itself. Any failure names the
+    /// app, the migration and the file.
     pub async fn load(&self, app: &str, file: &MigrationFile) -> Result<LoadedMigration> {
         let fail = |message: String| Error::Load {
             app: app.to_string(),
@@ -125,7 +194,7 @@ impl Runtime {
             path: file.path.clone(),
             message,
         };
-        let bytes = source::read(&file.path)?;
+        let bytes = read_component(&file.path, self.limits.component_bytes, fail)?;
         let checksum = source::checksum(&bytes);
         if wasmparser::Parser::is_core_wasm(&bytes) {
             return Err(fail("a core WebAssembly module, not a component".into()));
@@ -135,6 +204,20 @@ impl Runtime {
         }
         let component = Component::new(&self.engine, &bytes)
             .map_err(|e| fail(format!("invalid component: {}", chain(&e))))?;
+        let component_type = component.component_type();
+        let refused: Vec<&str> = component_type
+            .imports(&self.engine)
+            .map(|(name, _)| name)
+            .filter(|name| !import_allowed(name))
+            .collect();
+        if !refused.is_empty() {
+            return Err(fail(format!(
+                "imports {}, which a migration may not use (allowed: wasmig:migration, and \
+                 from WASI only cli environment/exit/stdio, clocks, random, io and \
+                 filesystem types/preopens)",
+                refused.join(", ")
+            )));
+        }
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -151,29 +234,21 @@ impl Runtime {
             transactional: true,
             pre,
         };
-        let description =
-            self.describe(&migration).await.map_err(|e| fail(format!("describe failed: {e}")))?;
+        let (returned, _) =
+            self.invoke(&migration, Export::Describe, Capture::new(DatabaseHandle::Detached)).await;
+        let description = match returned {
+            Ok(Returned::Description(description)) => description,
+            Ok(Returned::Run(_)) => unreachable!("describe returns a description"),
+            Err(message) => return Err(fail(format!("describe failed: {message}"))),
+        };
         migration.description = description.description;
         migration.transactional = description.transactional;
         Ok(migration)
     }
 
-    async fn describe(
-        &self,
-        migration: &LoadedMigration,
-    ) -> std::result::Result<Description, String> {
-        let mut store = self.store(migration, "describe", Capture::new(DatabaseHandle::Detached));
-        let instance =
-            migration.pre.instantiate_async(&mut store).await.map_err(|e| trap_message(&e))?;
-        instance
-            .wasmig_migration_migration()
-            .call_describe(&mut store)
-            .await
-            .map_err(|e| trap_message(&e))
-    }
-
     /// Calls `forwards` or `backwards` of `migration` in a fresh sandbox whose database
-    /// import is `capture`. The capture comes back whatever happened.
+    /// import is `capture`. The capture comes back whatever happened. Like WASI itself, the
+    /// time budget needs a Tokio runtime with its time driver enabled.
     pub async fn call(
         &self,
         migration: &LoadedMigration,
@@ -181,20 +256,61 @@ impl Runtime {
         context: Context,
         capture: Capture,
     ) -> CallOutcome {
-        let mut store = self.store(migration, direction.name(), capture);
-        let result = async {
-            let instance =
-                migration.pre.instantiate_async(&mut store).await.map_err(|e| trap_message(&e))?;
-            let exports = instance.wasmig_migration_migration();
-            let returned = match direction {
-                Direction::Forwards => exports.call_forwards(&mut store, &context).await,
-                Direction::Backwards => exports.call_backwards(&mut store, &context).await,
-            };
-            returned.map_err(|e| trap_message(&e))?
-        }
-        .await;
-        let (capture, log) = store.into_data().into_parts();
+        let (returned, state) =
+            self.invoke(migration, Export::Run(direction, context), capture).await;
+        let result = match returned {
+            Ok(Returned::Run(result)) => result,
+            Ok(Returned::Description(_)) => unreachable!("forwards and backwards return a result"),
+            Err(message) => Err(message),
+        };
+        let (capture, log) = state.into_parts();
         CallOutcome { capture, log: log.contents(), result }
+    }
+
+    /// Instantiates `migration` in a fresh sandbox and calls `export`, under the time
+    /// budget. Gives what the export returned, or why it did not return in words, and the
+    /// sandbox state.
+    async fn invoke(
+        &self,
+        migration: &LoadedMigration,
+        export: Export,
+        capture: Capture,
+    ) -> (std::result::Result<Returned, String>, SandboxState) {
+        let call = match &export {
+            Export::Describe => "describe",
+            Export::Run(direction, _) => direction.name(),
+        };
+        let mut store = self.store(migration, call, capture);
+        let clock = store.data().clock.clone();
+        let stopped = {
+            let run = async {
+                let instance = migration.pre.instantiate_async(&mut store).await?;
+                let exports = instance.wasmig_migration_migration();
+                match &export {
+                    Export::Describe => {
+                        exports.call_describe(&mut store).await.map(Returned::Description)
+                    }
+                    Export::Run(Direction::Forwards, context) => {
+                        exports.call_forwards(&mut store, context).await.map(Returned::Run)
+                    }
+                    Export::Run(Direction::Backwards, context) => {
+                        exports.call_backwards(&mut store, context).await.map(Returned::Run)
+                    }
+                }
+            };
+            // The epoch deadline only fires while guest code runs; a guest blocked in a
+            // host call (a sleep, a poll on a pollable that is never ready) is abandoned
+            // by this watchdog instead. Dropping the call unwinds the guest.
+            tokio::select! {
+                returned = run => returned.map_err(Stopped::Trap),
+                () = watchdog(&clock, self.limits.cpu_time + WATCHDOG_GRACE) => {
+                    Err(Stopped::Stalled)
+                }
+            }
+        };
+        let state = store.into_data();
+        let result = stopped.map_err(|stopped| self.stop_message(&stopped, &state));
+        (result, state)
     }
 
     fn store(
@@ -207,20 +323,80 @@ impl Runtime {
         // see the same "randomness" and emit the same SQL.
         let seed = format!("{}/{}/{call}", migration.app, migration.id);
         let mut store = Store::new(&self.engine, SandboxState::new(&self.limits, &seed, capture));
-        store.limiter(|state| &mut state.limits);
-        let budget = self.limits.call_timeout;
-        let started = Instant::now();
+        store.limiter(|state| &mut state.limiter);
+        let budget = self.limits.cpu_time;
         store.set_epoch_deadline(ticks(budget));
         // When the deadline passes, time spent waiting on the database does not count
         // against the guest: extend by what is left of its budget, or stop it.
         store.epoch_deadline_callback(move |ctx| {
-            let guest_time = started.elapsed().saturating_sub(ctx.data().host_time);
-            match budget.checked_sub(guest_time) {
+            match budget.checked_sub(ctx.data().clock.guest_time()) {
                 Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
                 _ => Ok(UpdateDeadline::Interrupt),
             }
         });
         store
+    }
+
+    /// Why a call stopped, in words a user can act on: the kind, the limit and its key
+    /// when a limit stopped it, a panic's message from the guest's stderr, and the top of
+    /// the guest's backtrace.
+    fn stop_message(&self, stopped: &Stopped, state: &SandboxState) -> String {
+        let seconds = self.limits.cpu_time.as_secs();
+        let error = match stopped {
+            Stopped::Stalled => {
+                return format!(
+                    "out of CPU budget: spent more than {seconds} s outside the database, \
+                     blocked in a WASI call (a sleep or a poll that never ends?) \
+                     ([limits] cpu_seconds)"
+                );
+            }
+            Stopped::Trap(error) => error,
+        };
+        let mut message = if let Some(hit) = error.downcast_ref::<LimitHit>() {
+            hit.to_string()
+        } else if let Some(ResourceTableError::Full) = error.downcast_ref::<ResourceTableError>() {
+            LimitHit::Resources { limit: self.limits.resources }.to_string()
+        } else if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
+            format!("the migration called exit({code}) instead of returning")
+        } else {
+            match error.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => format!(
+                    "out of CPU budget: ran guest code for more than {seconds} s (an endless \
+                     loop?) ([limits] cpu_seconds)"
+                ),
+                Some(Trap::StackOverflow) => "stack overflow (unbounded recursion?)".to_string(),
+                Some(Trap::UnreachableCodeReached) => {
+                    let tail = state.log.tail();
+                    if let Some(panic) = panic_message(&tail) {
+                        format!("guest panic: {panic}")
+                    } else if let Some(line) = failed_allocation(&tail) {
+                        format!("out of memory: {line}")
+                    } else {
+                        "unreachable code reached (the guest aborted)".to_string()
+                    }
+                }
+                Some(trap) => format!("trapped: {trap}"),
+                None => chain(error),
+            }
+        };
+        if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
+            let frames = backtrace_summary(backtrace);
+            if !frames.is_empty() {
+                message.push_str(&format!(" [wasm backtrace: {frames}]"));
+            }
+        }
+        message
+    }
+}
+
+/// Waits until the call has used `limit` of time outside the database.
+async fn watchdog(clock: &Arc<CallClock>, limit: Duration) {
+    loop {
+        let used = clock.guest_time();
+        if used >= limit {
+            return;
+        }
+        tokio::time::sleep(limit - used).await;
     }
 }
 
@@ -228,32 +404,168 @@ fn ticks(budget: Duration) -> u64 {
     (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
-/// The message of a failed call: the trap kind in words, the cause chain, and the top of
-/// the guest's backtrace when there is one.
-fn trap_message(error: &wasmtime::Error) -> String {
-    let mut message = match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => "ran out of its time budget (endless loop?)".to_string(),
-        Some(Trap::StackOverflow) => "stack overflow".to_string(),
-        Some(Trap::UnreachableCodeReached) => {
-            "trapped: unreachable code (guest panic?)".to_string()
-        }
-        Some(trap) => format!("trapped: {trap}"),
-        None => chain(error),
+/// Reads a component file, refusing one over `limit` bytes before reading it.
+fn read_component(path: &Path, limit: u64, fail: impl Fn(String) -> Error) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let too_large = |size: u64| {
+        fail(format!(
+            "the component file is {size} bytes, over the limit of {} MiB ([limits] component_mib)",
+            limit >> 20
+        ))
     };
-    if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
-        let frames: Vec<String> = backtrace
-            .frames()
-            .iter()
-            .take(5)
-            .map(|frame| frame.func_name().unwrap_or("<unknown>").to_string())
-            .collect();
-        if !frames.is_empty() {
-            message.push_str(&format!(" (wasm backtrace: {})", frames.join(" <- ")));
-        }
+    if size > limit {
+        return Err(too_large(size));
     }
-    message
+    let mut bytes = Vec::with_capacity(size as usize);
+    // The file may have grown since its size was read: never read past the limit.
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Whether a migration may import the interface `name` (`wasi:io/poll@0.2.6`).
+fn import_allowed(name: &str) -> bool {
+    let Some((package, interface)) = name.split_once('/') else { return false };
+    let interface = interface.split_once('@').map_or(interface, |(interface, _)| interface);
+    if package == "wasmig:migration" {
+        return true;
+    }
+    ALLOWED_WASI.iter().any(|(allowed, interfaces)| {
+        *allowed == package && interfaces.iter().any(|i| *i == "*" || *i == interface)
+    })
+}
+
+/// The message and location of the last Rust panic in the guest's output:
+/// `thread '<unnamed>' panicked at src/lib.rs:12:9:\nboom\nnote: ...` gives
+/// `boom (at src/lib.rs:12:9)`.
+fn panic_message(log: &str) -> Option<String> {
+    let start = log.rfind(" panicked at ")?;
+    let rest = &log[start + " panicked at ".len()..];
+    let (location, rest) = rest.split_once('\n').unwrap_or((rest, ""));
+    let location = location.trim_end_matches(':').trim();
+    let message: Vec<&str> = rest
+        .lines()
+        .take_while(|line| !line.starts_with("note: "))
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let message = if message.is_empty() { "(no message)".to_string() } else { message.join(" ") };
+    Some(format!("{message} (at {location})"))
+}
+
+/// The line in which the guest's allocator reported that it could not get memory.
+fn failed_allocation(log: &str) -> Option<&str> {
+    log.lines().rev().find(|line| line.starts_with("memory allocation of "))
+}
+
+/// The innermost frames of a backtrace that belong to the migration rather than to the
+/// language's runtime or the SDK's glue: at most five, innermost first, demangled, with a
+/// recursing function shown once.
+fn backtrace_summary(backtrace: &WasmBacktrace) -> String {
+    const RUNTIME: &[&str] = &[
+        "std::",
+        "core::",
+        "alloc::",
+        "__rustc::",
+        "__rust",
+        "rust_panic",
+        "abort",
+        "dlmalloc",
+        "wit_bindgen",
+        "wasmig_guest::",
+    ];
+    let names: Vec<String> = backtrace
+        .frames()
+        .iter()
+        .filter_map(|frame| frame.func_name())
+        .map(|name| format!("{:#}", rustc_demangle::demangle(name)))
+        .collect();
+    let own: Vec<&String> =
+        names.iter().filter(|name| !RUNTIME.iter().any(|p| name.starts_with(p))).collect();
+    let frames = if own.is_empty() { names.iter().collect() } else { own };
+    let mut shown: Vec<String> = Vec::new();
+    let mut previous: Option<&String> = None;
+    for name in frames {
+        if previous == Some(name) {
+            if let Some(last) = shown.last_mut()
+                && !last.ends_with(" (recursing)")
+            {
+                last.push_str(" (recursing)");
+            }
+            continue;
+        }
+        if shown.len() == 5 {
+            break;
+        }
+        previous = Some(name);
+        shown.push(name.clone());
+    }
+    shown.join(" <- ")
 }
 
 fn chain(error: &wasmtime::Error) -> String {
     error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allowlist_takes_the_sdk_imports_and_refuses_the_rest() {
+        for allowed in [
+            "wasmig:migration/types@0.1.0",
+            "wasmig:migration/database@0.1.0",
+            "wasi:io/poll@0.2.6",
+            "wasi:io/streams@0.2.9",
+            "wasi:cli/environment@0.2.6",
+            "wasi:cli/terminal-stderr@0.2.6",
+            "wasi:clocks/wall-clock@0.2.6",
+            "wasi:random/insecure-seed@0.2.6",
+            "wasi:filesystem/types@0.2.6",
+            "wasi:filesystem/preopens@0.2.6",
+        ] {
+            assert!(import_allowed(allowed), "{allowed}");
+        }
+        for refused in [
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:sockets/ip-name-lookup@0.2.6",
+            "wasi:http/outgoing-handler@0.2.6",
+            "wasi:cli/run@0.2.6",
+            "wasi:filesystem/other@0.2.6",
+            "evil:pkg/iface",
+            "wasi:iox/poll@0.2.6",
+            "a-plain-function",
+        ] {
+            assert!(!import_allowed(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_panic_message_is_found_at_the_end_of_the_log() {
+        let log = "starting\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom\n\
+                   note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(panic_message(log).unwrap(), "boom (at src/lib.rs:12:9)");
+        let multi = "thread 'main' panicked at a.rs:1:1:\nline one\nline two\n";
+        assert_eq!(panic_message(multi).unwrap(), "line one line two (at a.rs:1:1)");
+        assert_eq!(panic_message("just a log\n"), None);
+        assert_eq!(
+            failed_allocation("x\nmemory allocation of 1048576 bytes failed\n"),
+            Some("memory allocation of 1048576 bytes failed")
+        );
+    }
+
+    #[test]
+    fn an_oversized_component_file_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("20240101000000_big.wasm");
+        std::fs::write(&path, vec![0u8; 2048]).unwrap();
+        let fail = |message: String| Error::Runtime(message);
+        let error = read_component(&path, 1024, fail).unwrap_err().to_string();
+        assert!(error.contains("2048 bytes") && error.contains("component_mib"), "{error}");
+        assert_eq!(read_component(&path, 4096, fail).unwrap().len(), 2048);
+    }
 }

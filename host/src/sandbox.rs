@@ -1,14 +1,15 @@
 //! Per-call sandbox state: a deny-all WASI context, resource limits, the captured guest log,
 //! and the database capability. Every capability a migration gets is granted here.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWrite;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::ResourceLimiter;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::random::Deterministic;
@@ -17,48 +18,18 @@ use wasmtime_wasi::{
 };
 
 use crate::capture::Capture;
-
-/// Resource limits of one call into a migration.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Linear memory per instance: stops a migration that allocates without bound from
-    /// taking the host's memory.
-    pub memory_bytes: usize,
-    /// Core instances per store: language runtimes such as componentize-py use a dozen;
-    /// the limit stops a component from instantiating without bound.
-    pub instances: usize,
-    /// Tables and memories per store, for the same reason.
-    pub tables: usize,
-    pub memories: usize,
-    /// Wall-clock budget of one call: stops an endless loop.
-    pub call_timeout: Duration,
-    /// Bytes of guest stdout/stderr kept for the log; the rest is counted, not kept, so a
-    /// chatty migration cannot exhaust host memory.
-    pub log_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_bytes: 256 << 20,
-            instances: 100,
-            tables: 100,
-            memories: 100,
-            call_timeout: Duration::from_secs(30),
-            log_bytes: 64 << 10,
-        }
-    }
-}
+use crate::limits::LimitHit;
+pub use crate::limits::Limits;
 
 /// The data of a migration's `Store`.
 pub struct SandboxState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: SandboxLimiter,
     pub(crate) database: Capture,
     pub(crate) log: GuestLog,
-    /// Time spent in database calls, which does not count against the call's budget.
-    pub(crate) host_time: Duration,
+    /// How much of the call's time budget the guest has used.
+    pub(crate) clock: Arc<CallClock>,
 }
 
 impl std::fmt::Debug for SandboxState {
@@ -70,10 +41,11 @@ impl std::fmt::Debug for SandboxState {
 impl SandboxState {
     /// A sandbox for one call. `seed` makes the guest's randomness a function of the
     /// migration, so the same migration always emits the same SQL.
-    pub fn new(limits: &Limits, seed: &str, database: Capture) -> Self {
+    pub fn new(limits: &Limits, seed: &str, mut database: Capture) -> Self {
         let log = GuestLog::new(limits.log_bytes);
         // `WasiCtxBuilder::new` grants nothing: no preopened directories, environment,
-        // arguments or network, and stdin is empty. Each line below is a grant.
+        // arguments or network, and stdin is empty. Each line below is a grant, or
+        // repeats a denial so that it stays visible here.
         let wasi = WasiCtx::builder()
             .stdout(log.clone())
             .stderr(log.clone())
@@ -88,26 +60,135 @@ impl SandboxState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .instances(limits.instances)
-            .tables(limits.tables)
-            .memories(limits.memories)
-            .trap_on_grow_failure(true)
-            .build();
+        database.limit(limits.statements, limits.sql_bytes);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.resources);
         SandboxState {
             wasi,
-            table: ResourceTable::new(),
-            limits: store_limits,
+            table,
+            limiter: SandboxLimiter::new(limits),
             database,
             log,
-            host_time: Duration::ZERO,
+            clock: Arc::new(CallClock::new()),
         }
     }
 
     /// Takes the database handle back after the call.
     pub fn into_parts(self) -> (Capture, GuestLog) {
         (self.database, self.log)
+    }
+}
+
+/// Enforces the memory, table and instance limits. Growing past a limit traps with a
+/// [`LimitHit`] rather than failing the growth, so the call stops at once with an error
+/// naming the limit instead of the guest's allocator aborting with a vaguer one.
+#[derive(Debug)]
+pub(crate) struct SandboxLimiter {
+    memory_bytes: usize,
+    table_elements: usize,
+    instances: usize,
+    tables: usize,
+    memories: usize,
+}
+
+impl SandboxLimiter {
+    fn new(limits: &Limits) -> Self {
+        SandboxLimiter {
+            memory_bytes: limits.memory_bytes,
+            table_elements: limits.table_elements,
+            instances: limits.instances,
+            tables: limits.tables,
+            memories: limits.memories,
+        }
+    }
+}
+
+impl ResourceLimiter for SandboxLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            return Err(LimitHit::Memory { desired, limit: self.memory_bytes }.into());
+        }
+        // Past the memory's own declared maximum the growth fails the WebAssembly way.
+        Ok(maximum.is_none_or(|maximum| desired <= maximum))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.table_elements {
+            return Err(LimitHit::TableElements { desired, limit: self.table_elements }.into());
+        }
+        Ok(maximum.is_none_or(|maximum| desired <= maximum))
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.tables
+    }
+
+    fn memories(&self) -> usize {
+        self.memories
+    }
+}
+
+/// The time a call has used against its budget: everything since it started except the
+/// time spent in database calls.
+#[derive(Debug)]
+pub(crate) struct CallClock {
+    started: Instant,
+    database: Mutex<DatabaseTime>,
+}
+
+#[derive(Debug, Default)]
+struct DatabaseTime {
+    /// Time spent in finished database calls.
+    total: Duration,
+    /// When the database call in progress started.
+    current: Option<Instant>,
+}
+
+impl CallClock {
+    fn new() -> Self {
+        CallClock { started: Instant::now(), database: Mutex::default() }
+    }
+
+    /// Marks a database call until the returned guard is dropped.
+    pub(crate) fn database_call(&self) -> DatabaseCall<'_> {
+        self.database.lock().unwrap_or_else(PoisonError::into_inner).current = Some(Instant::now());
+        DatabaseCall { clock: self }
+    }
+
+    /// Time used against the budget so far.
+    pub(crate) fn guest_time(&self) -> Duration {
+        let database = self.database.lock().unwrap_or_else(PoisonError::into_inner);
+        let in_database = database.total + database.current.map_or(Duration::ZERO, |s| s.elapsed());
+        self.started.elapsed().saturating_sub(in_database)
+    }
+}
+
+/// A database call in progress; its time stops counting against the budget.
+#[derive(Debug)]
+pub(crate) struct DatabaseCall<'c> {
+    clock: &'c CallClock,
+}
+
+impl Drop for DatabaseCall<'_> {
+    fn drop(&mut self) {
+        let mut database = self.clock.database.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(started) = database.current.take() {
+            database.total += started.elapsed();
+        }
     }
 }
 
@@ -152,17 +233,22 @@ impl HostMonotonicClock for FixedClock {
 }
 
 /// The guest's stdout and stderr, interleaved: the first `capacity` bytes are kept, the
-/// rest only counted.
+/// rest only counted. The last [`TAIL_BYTES`] are kept too, whatever came before, so the
+/// message of a panic at the end of a long log is not lost.
 #[derive(Debug, Clone)]
 pub struct GuestLog {
     inner: Arc<Mutex<LogBuffer>>,
 }
+
+/// How much of the end of the guest's output is kept for error messages.
+const TAIL_BYTES: usize = 4 << 10;
 
 #[derive(Debug, Default)]
 struct LogBuffer {
     kept: Vec<u8>,
     dropped: u64,
     capacity: usize,
+    tail: VecDeque<u8>,
 }
 
 impl GuestLog {
@@ -176,12 +262,23 @@ impl GuestLog {
         let keep = bytes.len().min(room);
         buffer.kept.extend_from_slice(&bytes[..keep]);
         buffer.dropped += (bytes.len() - keep) as u64;
+        let recent = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
+        let overflow = (buffer.tail.len() + recent.len()).saturating_sub(TAIL_BYTES);
+        buffer.tail.drain(..overflow);
+        buffer.tail.extend(recent);
     }
 
     /// The kept text, and how many bytes beyond it were dropped.
     pub fn contents(&self) -> (String, u64) {
         let buffer = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         (String::from_utf8_lossy(&buffer.kept).into_owned(), buffer.dropped)
+    }
+
+    /// The last bytes the guest wrote, as text.
+    pub fn tail(&self) -> String {
+        let buffer = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let (front, back) = buffer.tail.as_slices();
+        String::from_utf8_lossy(&[front, back].concat()).into_owned()
     }
 }
 
@@ -246,5 +343,41 @@ mod tests {
         log.append(b"hel");
         log.append(b"lo world");
         assert_eq!(log.contents(), ("hello".to_string(), 6));
+        assert_eq!(log.tail(), "hello world");
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_bytes() {
+        let log = GuestLog::new(2);
+        log.append(&vec![b'x'; TAIL_BYTES * 3]);
+        log.append(b"panicked at the end");
+        let tail = log.tail();
+        assert_eq!(tail.len(), TAIL_BYTES);
+        assert!(tail.ends_with("xpanicked at the end"), "{tail}");
+        assert_eq!(log.contents().0, "xx");
+    }
+
+    #[test]
+    fn the_limiter_traps_past_the_memory_limit_with_its_key() {
+        let limits = Limits { memory_bytes: 1 << 20, ..Limits::default() };
+        let mut limiter = SandboxLimiter::new(&limits);
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(!limiter.memory_growing(0, 1 << 19, Some(1 << 18)).unwrap());
+        let error = limiter.memory_growing(0, (1 << 20) + 1, None).unwrap_err();
+        assert!(error.to_string().contains("[limits] memory_mib"), "{error}");
+        assert!(error.downcast_ref::<LimitHit>().is_some());
+    }
+
+    #[test]
+    fn database_time_does_not_count_against_the_budget() {
+        let clock = CallClock::new();
+        {
+            let _call = clock.database_call();
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(clock.guest_time() < Duration::from_millis(40));
+        }
+        assert!(clock.guest_time() < Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(clock.guest_time() >= Duration::from_millis(50));
     }
 }
