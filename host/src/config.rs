@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::limits::{Limits, LimitsTable};
 
 /// How long a run waits for the lock when `lock_timeout` is not configured.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,6 +23,8 @@ struct ConfigFile {
     lock_timeout: Option<u64>,
     #[serde(default)]
     apps: BTreeMap<String, AppFile>,
+    #[serde(default)]
+    limits: LimitsTable,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +59,8 @@ pub struct Settings {
     pub apps: Vec<App>,
     /// How long a run waits for another run's lock on the database.
     pub lock_timeout: Duration,
+    /// The sandbox limits every migration call runs under (`[limits]`).
+    pub limits: Limits,
 }
 
 impl Settings {
@@ -118,7 +123,8 @@ impl Settings {
         };
         let lock_timeout =
             Duration::from_secs(file.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT.as_secs()));
-        Ok(Settings { config_path, root, database_url, apps, lock_timeout })
+        let limits = file.limits.resolve().map_err(invalid)?;
+        Ok(Settings { config_path, root, database_url, apps, lock_timeout, limits })
     }
 
     /// The app called `name`, or an error listing the known ones.
@@ -278,5 +284,18 @@ mod tests {
         let settings = parse("[apps.a]\nmigrations = \"a\"\n[apps.b]\nmigrations = \"b\"").unwrap();
         let err = settings.app("c").unwrap_err().to_string();
         assert_eq!(err, "unknown app `c` (apps: a, b)");
+    }
+
+    #[test]
+    fn the_limits_table_sets_limits_and_is_validated() {
+        assert_eq!(parse("").unwrap().limits, Limits::default());
+        let settings = parse("[limits]\ncpu_seconds = 5\nstatements = 7").unwrap();
+        assert_eq!(settings.limits.cpu_time, Duration::from_secs(5));
+        assert_eq!(settings.limits.statements, 7);
+        assert_eq!(settings.limits.memory_bytes, Limits::default().memory_bytes);
+        let err = parse("[limits]\nfuel = 1").unwrap_err().to_string();
+        assert!(err.contains("fuel"), "{err}");
+        let err = parse("[limits]\nmemory_mib = 0").unwrap_err().to_string();
+        assert_eq!(err, "/p/wasmig.toml: [limits] memory_mib must be at least 1");
     }
 }

@@ -29,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ledger;
+pub mod limits;
 pub mod lock;
 pub mod plan;
 pub mod render;
@@ -55,3 +56,4 @@ pub use commands::{
 };
 pub use config::Settings;
 pub use error::{Error, Result};
+pub use limits::Limits;

@@ -31,10 +31,6 @@ async fn run(cli: Cli) -> ExitCode {
     if let Some(seconds) = cli.lock_timeout {
         settings.lock_timeout = std::time::Duration::from_secs(seconds);
     }
-    if let Command::New { app, name } = &cli.command {
-        let now = time::OffsetDateTime::now_utc();
-        return MigrationResult::from(wasmig::new_migration(&settings, app, name, now)).report();
-    }
     let project = match Project::new(settings) {
         Ok(project) => project,
         Err(e) => return fail(e),
@@ -60,7 +56,11 @@ async fn run(cli: Cli) -> ExitCode {
             )
             .report()
         }
-        Command::New { .. } => unreachable!("handled above"),
+        Command::New { app, name } => {
+            let now = time::OffsetDateTime::now_utc();
+            MigrationResult::from(wasmig::new_migration(&project.settings, &app, &name, now))
+                .report()
+        }
     }
 }
 

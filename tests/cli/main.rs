@@ -1,11 +1,20 @@
 //! Runs the real `wasmig` binary on temp copies of the sample project and asserts its
 //! output, exit status and the database afterwards.
 
+// Test helpers unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod backwards;
 mod check_clean;
+mod crash;
+mod determinism;
 mod failures;
 mod forwards;
+mod fuzz;
+mod hostile;
 mod library;
+mod lock;
 mod new;
+mod values;

@@ -102,9 +102,113 @@ fn crates_in_any(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The database backend the suite runs against: `WASMIG_TEST_BACKEND` = `sqlite` (default),
+/// `postgres` or `mysql`. tests/run.sh runs the suite once per reachable backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("WASMIG_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        Ok("mysql") => Backend::Mysql,
+        Ok("sqlite") | Err(_) => Backend::Sqlite,
+        Ok(other) => panic!("WASMIG_TEST_BACKEND={other}: expected sqlite, postgres or mysql"),
+    }
+}
+
+/// Whether the backend rolls DDL back with the transaction (MySQL commits it implicitly).
+pub fn transactional_ddl() -> bool {
+    backend() != Backend::Mysql
+}
+
+/// The server URL a test database is created from, for `postgres` and `mysql`.
+fn admin_url(backend: Backend) -> String {
+    let (var, default) = match backend {
+        Backend::Postgres => {
+            ("WASMIG_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+        }
+        Backend::Mysql => ("WASMIG_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+        Backend::Sqlite => unreachable!("SQLite needs no server"),
+    };
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+/// Runs `future` to completion on a runtime of its own thread (callers may be inside a
+/// runtime already).
+pub fn block_on<F>(future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(future)
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// A database of the test's own: a SQLite file in the project folder, or a database
+/// created on the server and dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    server: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    fn new(dir: &Path) -> Self {
+        let backend = backend();
+        if backend == Backend::Sqlite {
+            return TestDatabase {
+                url: format!("sqlite://{}", dir.join("wasmig.db").display()),
+                server: None,
+            };
+        }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("wasmig_t_{}_{n}", std::process::id());
+        let admin = admin_url(backend);
+        admin_execute(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        admin_execute(&admin, &format!("CREATE DATABASE {name}"));
+        let base = admin.rsplit_once('/').expect("URL with a database").0;
+        TestDatabase { url: format!("{base}/{name}"), server: Some((admin, name)) }
+    }
+}
+
+fn admin_execute(admin: &str, sql: &str) {
+    let (admin, sql) = (admin.to_string(), sql.to_string());
+    block_on(async move {
+        let mut conn = Connection::open(&admin, Access::ReadWrite)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test server {admin}: {e}"));
+        conn.execute(&sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {}", e.message));
+        conn.close().await;
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.server {
+            let force = if backend() == Backend::Postgres { " WITH (FORCE)" } else { "" };
+            admin_execute(admin, &format!("DROP DATABASE IF EXISTS {name}{force}"));
+        }
+    }
+}
+
 /// A copy of the sample project in a temp dir, with its components built and a fresh
-/// SQLite database.
+/// database of the backend under test.
 pub struct TestProject {
+    pub database: TestDatabase,
     pub dir: TempDir,
 }
 
@@ -125,6 +229,7 @@ impl TestProject {
     pub fn empty(config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("wasmig.toml"), config).unwrap();
+        let database = TestDatabase::new(dir.path());
         let table: toml::Table = config.parse().unwrap();
         if let Some(apps) = table.get("apps").and_then(|a| a.as_table()) {
             for app in apps.values() {
@@ -132,7 +237,7 @@ impl TestProject {
                     .unwrap();
             }
         }
-        TestProject { dir }
+        TestProject { database, dir }
     }
 
     pub fn path(&self) -> &Path {
@@ -171,27 +276,43 @@ impl TestProject {
         assert_cmd::Command::from_std(self.wasmig_std())
     }
 
-    /// The same as a plain `std::process::Command`.
+    /// The same as a plain `std::process::Command`. On SQLite the project's default
+    /// database is used; on a server, `DATABASE_URL` names the test's own database.
     pub fn wasmig_std(&self) -> Command {
         let mut cmd = Command::cargo_bin("wasmig").unwrap();
         cmd.current_dir(self.path()).env_remove("DATABASE_URL").env("NO_COLOR", "1");
+        if backend() != Backend::Sqlite {
+            cmd.env("DATABASE_URL", &self.database.url);
+        }
         cmd
     }
 
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.path().join("wasmig.db").display())
+        self.database.url.clone()
     }
 
-    pub fn database_exists(&self) -> bool {
-        self.path().join("wasmig.db").exists()
+    /// Whether nothing at all was written: no SQLite file, or no table on the server.
+    pub fn untouched(&self) -> bool {
+        match backend() {
+            Backend::Sqlite => !self.path().join("wasmig.db").exists(),
+            _ => self.tables().is_empty(),
+        }
+    }
+
+    /// Runs a statement on the test database.
+    pub fn execute(&self, sql: &str) {
+        let (url, sql) = (self.database_url(), sql.to_string());
+        block_on(async move {
+            let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
+            conn.execute(&sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {}", e.message));
+            conn.close().await;
+        })
     }
 
     /// Runs a read-only query and gives the rows as text.
     pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
-        let url = self.database_url();
-        let sql = sql.to_string();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
+        let (url, sql) = (self.database_url(), sql.to_string());
+        block_on(async move {
             let mut conn = Connection::open(&url, Access::ReadOnly).await.unwrap();
             let rows =
                 conn.query(&sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {}", e.message));
@@ -211,26 +332,55 @@ impl TestProject {
             .collect()
     }
 
-    /// User tables (not SQLite's own), sorted.
+    /// User tables (not the database's own), sorted.
     pub fn tables(&self) -> Vec<String> {
-        if !self.database_exists() {
-            return Vec::new();
-        }
-        self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .into_iter()
-            .map(|mut row| row.remove(0))
-            .collect()
+        let sql = match backend() {
+            Backend::Sqlite => {
+                if !self.path().join("wasmig.db").exists() {
+                    return Vec::new();
+                }
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+            }
+            Backend::Mysql => {
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
+            }
+        };
+        self.query(sql).into_iter().map(|mut row| row.remove(0)).collect()
     }
 
-    /// The whole schema and ledger, to compare before and after an operation.
+    /// The whole schema (tables, columns, indexes) and the ledger, to compare before and
+    /// after an operation.
     pub fn snapshot(&self) -> Vec<Vec<String>> {
-        if !self.database_exists() {
-            return Vec::new();
-        }
-        let mut snapshot = self.query("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name");
+        let schema: &[&str] = match backend() {
+            Backend::Sqlite => {
+                if !self.path().join("wasmig.db").exists() {
+                    return Vec::new();
+                }
+                &[
+                    "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+                ]
+            }
+            Backend::Postgres => &[
+                "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+                 FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
+                "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+            ],
+            Backend::Mysql => &[
+                "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR), CAST(column_type AS CHAR), \
+                 CAST(is_nullable AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() ORDER BY 1, 2",
+                "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR) \
+                 FROM information_schema.statistics WHERE table_schema = DATABASE() ORDER BY 1, 2, 3",
+            ],
+        };
+        let mut snapshot: Vec<Vec<String>> =
+            schema.iter().flat_map(|sql| self.query(sql)).collect();
         if self.tables().contains(&"wasmig_migrations".to_string()) {
             snapshot.extend(self.query(
-                "SELECT id, app_name, migration_id, checksum FROM wasmig_migrations ORDER BY id",
+                "SELECT id, app_name, migration_id, checksum, dirty FROM wasmig_migrations ORDER BY id",
             ));
         }
         snapshot
@@ -282,5 +432,20 @@ impl TestProject {
                     && p.file_name().unwrap().to_string_lossy().starts_with(&format!("{id}_"))
             })
             .unwrap_or_else(|| panic!("no component {app} {id}"))
+    }
+}
+
+impl TestProject {
+    /// The ledger rows marked dirty, as `app id`.
+    pub fn dirty(&self) -> Vec<String> {
+        if !self.tables().contains(&"wasmig_migrations".to_string()) {
+            return Vec::new();
+        }
+        self.query(
+            "SELECT app_name, migration_id FROM wasmig_migrations WHERE dirty = TRUE ORDER BY id",
+        )
+        .into_iter()
+        .map(|row| row.join(" "))
+        .collect()
     }
 }

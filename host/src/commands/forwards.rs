@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{MigrationResult, Project, confirm, refuse_dirty, summary};
+use super::{MigrationResult, Project, confirm, record, refuse_dirty, summary};
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::plan::{self, Target};
@@ -101,15 +101,7 @@ impl ForwardsMigrationManager {
             }
             ledger::ensure(&mut conn).await?;
             for migration in &selected {
-                ledger::record(
-                    &mut conn,
-                    &migration.app,
-                    &migration.id,
-                    &migration.description,
-                    &migration.checksum,
-                    false,
-                )
-                .await?;
+                record(&mut conn, migration, false).await?;
                 eprintln!("faked {} {}: {}", migration.app, migration.id, migration.description);
             }
             conn.close().await;

@@ -26,7 +26,6 @@ use crate::error::{Error, Result};
 use crate::ledger::{self, LedgerRow};
 use crate::lock::RunLock;
 use crate::runtime::{Direction, LoadedMigration, Runtime};
-use crate::sandbox::Limits;
 use crate::source::MigrationFile;
 
 /// A loaded project: its settings and the runtime its migrations run in.
@@ -40,7 +39,7 @@ pub struct Project {
 impl Project {
     /// A project from validated settings.
     pub fn new(settings: Settings) -> Result<Self> {
-        Ok(Project { settings, runtime: Runtime::new(Limits::default())? })
+        Ok(Project { runtime: Runtime::new(settings.limits.clone())?, settings })
     }
 
     /// Reads `config_path`; `database_url` (flag or environment) overrides the file.
@@ -102,17 +101,7 @@ impl Project {
         let atomic = migration.transactional && conn.dialect() != Dialect::Mysql;
         if !atomic {
             let marked = match direction {
-                Direction::Forwards => {
-                    ledger::record(
-                        &mut conn,
-                        app,
-                        id,
-                        &migration.description,
-                        &migration.checksum,
-                        true,
-                    )
-                    .await
-                }
+                Direction::Forwards => record(&mut conn, migration, true).await,
                 Direction::Backwards => ledger::set_dirty(&mut conn, app, id, true).await,
             };
             if let Err(e) = marked {
@@ -135,17 +124,7 @@ impl Project {
         };
         let result = match outcome.result {
             Ok(()) => match direction {
-                Direction::Forwards if atomic => {
-                    ledger::record(
-                        &mut conn,
-                        app,
-                        id,
-                        &migration.description,
-                        &migration.checksum,
-                        false,
-                    )
-                    .await
-                }
+                Direction::Forwards if atomic => record(&mut conn, migration, false).await,
                 Direction::Forwards => ledger::set_dirty(&mut conn, app, id, false).await,
                 Direction::Backwards => ledger::remove(&mut conn, app, id).await,
             },
@@ -216,6 +195,12 @@ impl Project {
         let result = out.write_all(script.as_bytes()).and_then(|()| out.flush());
         (conn, result.map_err(|e| Error::io("<stdout>", e)))
     }
+}
+
+/// Writes the ledger row of `migration`.
+async fn record(conn: &mut Connection, migration: &LoadedMigration, dirty: bool) -> Result<()> {
+    let LoadedMigration { app, id, description, checksum, .. } = migration;
+    ledger::record(conn, app, id, description, checksum, dirty).await
 }
 
 /// Fails if any of `rows` is dirty: an earlier run left that migration part-applied.
