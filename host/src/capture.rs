@@ -11,9 +11,9 @@ use crate::sandbox::SandboxState;
 /// What a migration's `database` import is connected to during one call.
 #[derive(Debug)]
 pub enum DatabaseHandle {
-    /// Statements run on the connection (inside the migration's transaction when it is
-    /// transactional).
-    Live(Connection),
+    /// Statements run on the connection, inside the migration's transaction when it is
+    /// transactional.
+    Live { conn: Connection, in_transaction: bool },
     /// Preview: `execute` is recorded and reported as succeeded with 0 rows; `query` runs
     /// on a read-only connection inside a read-only transaction.
     Recording(Connection),
@@ -89,7 +89,7 @@ impl DatabaseHandle {
     /// The connection, if the handle has one.
     pub fn into_connection(self) -> Option<Connection> {
         match self {
-            DatabaseHandle::Live(conn) | DatabaseHandle::Recording(conn) => Some(conn),
+            DatabaseHandle::Live { conn, .. } | DatabaseHandle::Recording(conn) => Some(conn),
             DatabaseHandle::Detached => None,
         }
     }
@@ -125,9 +125,9 @@ impl database::Host for SandboxState {
         let capture = &mut self.database;
         capture.charge(&sql, &params)?;
         let result = match &mut capture.handle {
-            DatabaseHandle::Live(conn) => {
+            DatabaseHandle::Live { conn, in_transaction } => {
                 capture.statements.push(render::statement(conn.dialect(), &sql, &params));
-                conn.execute(&sql, &params).await
+                conn.execute_guest(&sql, &params, *in_transaction).await
             }
             DatabaseHandle::Recording(conn) => {
                 capture.statements.push(render::statement(conn.dialect(), &sql, &params));
@@ -147,9 +147,11 @@ impl database::Host for SandboxState {
         let _waiting = clock.database_call();
         self.database.charge(&sql, &params)?;
         let result = match &mut self.database.handle {
-            DatabaseHandle::Live(conn) | DatabaseHandle::Recording(conn) => {
-                conn.query(&sql, &params).await
+            DatabaseHandle::Live { conn, in_transaction } => {
+                conn.query_guest(&sql, &params, *in_transaction).await
             }
+            // A preview reads inside a read-only transaction.
+            DatabaseHandle::Recording(conn) => conn.query_guest(&sql, &params, true).await,
             DatabaseHandle::Detached => Err(detached()),
         };
         Ok(result)

@@ -196,6 +196,54 @@ impl Connection {
         }
     }
 
+    /// Runs a guest's statement. Inside a PostgreSQL transaction it runs in a savepoint:
+    /// there a failed statement would otherwise abort the whole transaction, while on
+    /// SQLite and MySQL only the statement fails. Either way the migration gets its error
+    /// as a value and may carry on.
+    pub async fn execute_guest(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        in_transaction: bool,
+    ) -> Result<u64, DbError> {
+        if !self.needs_savepoint(in_transaction) {
+            return self.execute(sql, params).await;
+        }
+        self.execute("SAVEPOINT wasmig_statement", &[]).await?;
+        let result = self.execute(sql, params).await;
+        self.end_savepoint(result.is_ok()).await?;
+        result
+    }
+
+    /// [`Connection::query`] for a guest, isolated like [`Connection::execute_guest`].
+    pub async fn query_guest(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        in_transaction: bool,
+    ) -> Result<Rows, DbError> {
+        if !self.needs_savepoint(in_transaction) {
+            return self.query(sql, params).await;
+        }
+        self.execute("SAVEPOINT wasmig_statement", &[]).await?;
+        let result = self.query(sql, params).await;
+        self.end_savepoint(result.is_ok()).await?;
+        result
+    }
+
+    fn needs_savepoint(&self, in_transaction: bool) -> bool {
+        in_transaction && self.dialect() == Dialect::Postgres
+    }
+
+    async fn end_savepoint(&mut self, succeeded: bool) -> Result<(), DbError> {
+        let sql = if succeeded {
+            "RELEASE SAVEPOINT wasmig_statement"
+        } else {
+            "ROLLBACK TO SAVEPOINT wasmig_statement"
+        };
+        self.execute(sql, &[]).await.map(drop)
+    }
+
     /// Starts a transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// a concurrent writer waits here rather than failing half-way through a migration.
     pub async fn begin(&mut self) -> Result<(), DbError> {

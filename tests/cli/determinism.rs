@@ -56,8 +56,8 @@ async fn run_live(
         dialect: conn.dialect(),
         preview: false,
     };
-    let outcome =
-        runtime.call(migration, direction, context, Capture::new(DatabaseHandle::Live(conn))).await;
+    let handle = DatabaseHandle::Live { conn, in_transaction: migration.transactional };
+    let outcome = runtime.call(migration, direction, context, Capture::new(handle)).await;
     assert_eq!(outcome.result, Ok(()), "{} {} {}", migration.app, migration.id, direction.name());
     let executed = outcome.capture.statements().to_vec();
     let mut conn = outcome.capture.into_connection().unwrap();

@@ -305,3 +305,13 @@ fn resolving_a_dirty_migration_as_reversed_makes_it_pending_again() {
     project.wasmig().args(["check", "--fail-on-pending"]).assert().code(1);
     project.wasmig().args(["resolve", "a", FIRST]).assert().code(2);
 }
+
+#[test]
+fn a_failed_statement_is_a_value_the_migration_may_recover_from() {
+    let project = project();
+    project.install_guest("a", &format!("{FIRST}_recovering"), "recovering");
+    let output = project.wasmig().args(["forwards", "a"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(project.query("SELECT id FROM recovered"), [["1"]]);
+    assert_eq!(project.ledger(), [format!("a {FIRST}")]);
+}

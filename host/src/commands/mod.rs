@@ -114,10 +114,8 @@ impl Project {
             return (conn, Err(Error::database(format!("{what}: cannot begin a transaction"), e)));
         }
         let context = self.context(migration, &conn, false);
-        let outcome = self
-            .runtime
-            .call(migration, direction, context, Capture::new(DatabaseHandle::Live(conn)))
-            .await;
+        let handle = DatabaseHandle::Live { conn, in_transaction: migration.transactional };
+        let outcome = self.runtime.call(migration, direction, context, Capture::new(handle)).await;
         print_log(migration, &outcome.log);
         let Some(mut conn) = outcome.capture.into_connection() else {
             unreachable!("a live call always hands its connection back")
