@@ -1,7 +1,7 @@
 //! The hostile suite: migrations that try to escape the sandbox, hang the run or exhaust
 //! the host. Each must fail with an error naming the cause and exit status 1, the host
 //! must neither panic nor abort, the schema and ledger must be exactly as before, and the
-//! host process must stay under a memory bound (its peak RSS, measured by `wait4`).
+//! host process must stay under a memory bound (its peak RSS, read from `/proc` while it runs).
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
