@@ -230,3 +230,29 @@ fn backwards_all_apps_validates_every_app_before_changing_anything() {
     assert!(err.contains(&format!("app blog migration {}", blog.last().unwrap())), "{err}");
     assert_eq!(project.snapshot(), before, "validated before changing anything");
 }
+
+#[test]
+fn backwards_all_apps_preview_covers_every_app_in_reverse_order_and_deletes_nothing() {
+    let project = applied();
+    let before = project.snapshot();
+    let files_before: usize = ["auth", "blog"]
+        .iter()
+        .map(|app| std::fs::read_dir(project.app_dir(app)).unwrap().count())
+        .sum();
+    let output =
+        project.wasmig().args(["backwards", "all", "--preview", "--clean"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let sql = stdout(&output);
+    let (auth, blog) = (sample_ids("auth"), sample_ids("blog"));
+    assert_eq!(sql.matches(" backwards: ").count(), auth.len() + blog.len(), "{sql}");
+    let last_blog = sql.rfind("-- blog ").unwrap();
+    let first_auth = sql.find("-- auth ").unwrap();
+    assert!(last_blog < first_auth, "blog (the dependent app) first: {sql}");
+    assert!(!stderr(&output).contains("[y/N]"));
+    assert_eq!(project.snapshot(), before);
+    let files_after: usize = ["auth", "blog"]
+        .iter()
+        .map(|app| std::fs::read_dir(project.app_dir(app)).unwrap().count())
+        .sum();
+    assert_eq!(files_after, files_before);
+}
