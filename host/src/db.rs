@@ -206,13 +206,7 @@ impl Connection {
         params: &[Value],
         in_transaction: bool,
     ) -> Result<u64, DbError> {
-        if !self.needs_savepoint(in_transaction) {
-            return self.execute(sql, params).await;
-        }
-        self.execute("SAVEPOINT wasmig_statement", &[]).await?;
-        let result = self.execute(sql, params).await;
-        self.end_savepoint(result.is_ok()).await?;
-        result
+        self.isolated(in_transaction, async |conn| conn.execute(sql, params).await).await
     }
 
     /// [`Connection::query`] for a guest, isolated like [`Connection::execute_guest`].
@@ -222,17 +216,22 @@ impl Connection {
         params: &[Value],
         in_transaction: bool,
     ) -> Result<Rows, DbError> {
-        if !self.needs_savepoint(in_transaction) {
-            return self.query(sql, params).await;
-        }
-        self.execute("SAVEPOINT wasmig_statement", &[]).await?;
-        let result = self.query(sql, params).await;
-        self.end_savepoint(result.is_ok()).await?;
-        result
+        self.isolated(in_transaction, async |conn| conn.query(sql, params).await).await
     }
 
-    fn needs_savepoint(&self, in_transaction: bool) -> bool {
-        in_transaction && self.dialect() == Dialect::Postgres
+    /// Runs `statement`, in a savepoint when on PostgreSQL inside a transaction.
+    async fn isolated<T>(
+        &mut self,
+        in_transaction: bool,
+        statement: impl AsyncFnOnce(&mut Self) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        if !in_transaction || self.dialect() != Dialect::Postgres {
+            return statement(self).await;
+        }
+        self.execute("SAVEPOINT wasmig_statement", &[]).await?;
+        let result = statement(self).await;
+        self.end_savepoint(result.is_ok()).await?;
+        result
     }
 
     async fn end_savepoint(&mut self, succeeded: bool) -> Result<(), DbError> {
