@@ -10,26 +10,17 @@ use std::time::{Duration, Instant};
 
 use crate::support::{TestProject, components, transactional_ddl};
 
-/// Short budgets keep the suite fast; every other limit has its default.
-const CONFIG: &str = r#"
-[apps.a]
-migrations = "migrations/a"
+/// A project with one app and a `[limits]` table giving calls `cpu_seconds`; every other
+/// limit has its default.
+fn config(cpu_seconds: u64) -> String {
+    format!("[apps.a]\nmigrations = \"migrations/a\"\n\n[limits]\ncpu_seconds = {cpu_seconds}\n")
+}
 
-[limits]
-cpu_seconds = 2
-"#;
-
+/// Short budgets keep the suite fast.
+const CPU_SECONDS: u64 = 2;
 /// For the floods: moving a statement or a write across the boundary counts as the guest's
 /// time, so the short CPU budget must not be what stops them on a busy machine.
-const ROOMY_CONFIG: &str = r#"
-[apps.a]
-migrations = "migrations/a"
-
-[limits]
-cpu_seconds = 20
-"#;
-
-const CPU_SECONDS: u64 = 2;
+const ROOMY_CPU_SECONDS: u64 = 20;
 const BENIGN: &str = "20240101000000";
 const HOSTILE: &str = "20240102000000";
 
@@ -116,7 +107,7 @@ fn vm_hwm(status: &str) -> Option<u64> {
 /// A project whose first migration (the `typed-values` guest: one table, one row) is
 /// applied, with the hostile guest `guest` installed as its second.
 fn project_with(guest: &str) -> TestProject {
-    project_configured(guest, CONFIG)
+    project_configured(guest, &config(CPU_SECONDS))
 }
 
 /// The same with another config.
@@ -184,7 +175,7 @@ fn refused(project: &TestProject, args: &[&str], cause: &str, bound_mib: u64) ->
 /// `forwards a` of a project with `guest` as its pending migration; the failure must name
 /// the migration and direction, and say it was rolled back.
 fn forwards_refused(guest: &str, cause: &str, bound_mib: u64) -> Run {
-    forwards_refused_with(guest, CONFIG, cause, bound_mib)
+    forwards_refused_with(guest, &config(CPU_SECONDS), cause, bound_mib)
 }
 
 fn forwards_refused_with(guest: &str, config: &str, cause: &str, bound_mib: u64) -> Run {
@@ -230,7 +221,7 @@ fn a_loop_of_database_calls_hits_the_statement_limit() {
     // what stops this one.
     forwards_refused_with(
         "hostile-host-loop",
-        ROOMY_CONFIG,
+        &config(ROOMY_CPU_SECONDS),
         "host limit hit: more than 100000 statements in one call ([limits] statements)",
         HOST_MIB,
     );
@@ -240,7 +231,7 @@ fn a_loop_of_database_calls_hits_the_statement_limit() {
 fn a_memory_bomb_runs_out_of_memory() {
     let run = forwards_refused_with(
         "hostile-memory-bomb",
-        ROOMY_CONFIG,
+        &config(ROOMY_CPU_SECONDS),
         "out of memory: linear memory would grow to",
         HOST_MIB + GUEST_MEMORY_MIB,
     );
@@ -316,7 +307,7 @@ fn a_sleep_is_abandoned_by_the_watchdog() {
 fn a_flood_of_sql_hits_the_sql_byte_limit() {
     forwards_refused_with(
         "hostile-sql-flood",
-        ROOMY_CONFIG,
+        &config(ROOMY_CPU_SECONDS),
         "host limit hit: more than 64 MiB of SQL in one call ([limits] sql_mib)",
         HOST_MIB + SQL_MIB,
     );
@@ -326,7 +317,7 @@ fn a_flood_of_sql_hits_the_sql_byte_limit() {
 fn a_million_statements_hit_the_statement_limit() {
     forwards_refused_with(
         "hostile-statement-flood",
-        ROOMY_CONFIG,
+        &config(ROOMY_CPU_SECONDS),
         "host limit hit: more than 100000 statements in one call",
         HOST_MIB,
     );
@@ -362,7 +353,7 @@ fn a_log_flood_is_kept_bounded_and_its_panic_still_reported() {
     // Writing 100 MiB through WASI takes a second or two of the guest's time.
     let run = forwards_refused_with(
         "hostile-log-flood",
-        ROOMY_CONFIG,
+        &config(ROOMY_CPU_SECONDS),
         "guest panic: flooded the log with ",
         HOST_MIB,
     );
@@ -373,7 +364,7 @@ fn a_log_flood_is_kept_bounded_and_its_panic_still_reported() {
 
 #[test]
 fn clocks_stand_still_and_randomness_is_seeded_per_migration() {
-    let project = TestProject::empty(CONFIG);
+    let project = TestProject::empty(&config(CPU_SECONDS));
     project.install_guest("a", "20240101000000_probe", "hostile-clock-random");
     project.install_guest("a", "20240102000000_probe_again", "hostile-clock-random");
     let before = project.snapshot();
@@ -426,7 +417,7 @@ fn invalid_artefacts_are_refused_before_anything_runs() {
         ),
     ];
     for (case, bytes, expected) in cases {
-        let project = TestProject::empty(&format!("{CONFIG}component_mib = 1\n"));
+        let project = TestProject::empty(&format!("{}component_mib = 1\n", config(CPU_SECONDS)));
         project.install_guest("a", &format!("{BENIGN}_fine"), "typed-values");
         let bad = project.write_file("a", &format!("{HOSTILE}_bad.wasm"), &bytes);
         let run = refused(&project, &["forwards", "all"], expected, HOST_MIB);

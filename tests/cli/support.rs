@@ -31,13 +31,18 @@ fn package_name(manifest: &Path) -> String {
     table["package"]["name"].as_str().expect("package.name").to_string()
 }
 
-fn crates_in(pattern_dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(pattern_dir)
-        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+/// The folders directly in `dir`, sorted.
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
         .unwrap_or_default();
-    dirs.retain(|d| d.join("Cargo.toml").is_file());
     dirs.sort();
     dirs
+}
+
+/// The crate folders directly in `dir`, sorted.
+fn crates_in(dir: &Path) -> Vec<PathBuf> {
+    subdirs(dir).into_iter().filter(|d| d.join("Cargo.toml").is_file()).collect()
 }
 
 /// Builds every sample migration and test guest for wasm32-wasip2, once per test process.
@@ -46,7 +51,7 @@ pub fn components() -> &'static Components {
     BUILT.get_or_init(|| {
         let root = root();
         let mut samples = Vec::new();
-        for app_dir in crates_in_any(&root.join("sample-migrations/migrations")) {
+        for app_dir in subdirs(&root.join("sample-migrations/migrations")) {
             for krate in crates_in(&app_dir) {
                 samples.push((app_dir.file_name().unwrap().to_string_lossy().into_owned(), krate));
             }
@@ -92,14 +97,6 @@ pub fn components() -> &'static Components {
                 .collect(),
         }
     })
-}
-
-fn crates_in_any(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    dirs
 }
 
 /// The database backend the suite runs against: `WASMIG_TEST_BACKEND` = `sqlite` (default),
