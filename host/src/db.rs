@@ -112,7 +112,10 @@ impl Connection {
                         options =
                             SqliteConnectOptions::from_str("sqlite::memory:").map_err(fail)?;
                     }
-                    options = options.read_only(true);
+                    // `query_only` rather than a read-only open: after a run was killed
+                    // mid-transaction, the first reader must roll the leftover journal back,
+                    // which a read-only connection cannot do. Statements still cannot write.
+                    options = options.pragma("query_only", "ON");
                 } else {
                     options = options.create_if_missing(true);
                 }
@@ -443,6 +446,37 @@ mod tests {
         let mut expected = values;
         expected[5] = Value::Integer(1);
         assert_eq!(rows.rows, vec![expected]);
+    }
+
+    #[tokio::test]
+    async fn a_reader_recovers_a_database_left_mid_transaction_but_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, left) = (dir.path().join("live.db"), dir.path().join("left"));
+        let url = format!("sqlite://{}", live.display());
+        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
+        conn.execute("CREATE TABLE t (n INTEGER)", &[]).await.unwrap();
+        conn.begin().await.unwrap();
+        conn.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+        // More than the page cache holds, so the transaction reaches the file and journal.
+        conn.execute("CREATE TABLE big (b BLOB)", &[]).await.unwrap();
+        conn.execute("INSERT INTO big VALUES (zeroblob(16000000))", &[]).await.unwrap();
+        // What a killed run leaves behind: the files as they are in the middle of its
+        // transaction, journal included.
+        std::fs::create_dir(&left).unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), left.join(entry.file_name())).unwrap();
+            }
+        }
+        conn.rollback().await.unwrap();
+        conn.close().await;
+
+        let url = format!("sqlite://{}", left.join("live.db").display());
+        let mut reader = Connection::open(&url, Access::ReadOnly).await.unwrap();
+        let rows = reader.query("SELECT n FROM t", &[]).await.unwrap();
+        assert!(rows.rows.is_empty(), "the uncommitted row is rolled back: {:?}", rows.rows);
+        let err = reader.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap_err();
+        assert!(err.message.contains("readonly"), "{}", err.message);
     }
 
     #[tokio::test]
