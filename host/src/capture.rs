@@ -1,12 +1,10 @@
 //! The implementation of the WIT `database` import: live statements inside the
 //! migration's transaction, or a recording for preview.
 
-use crate::bindings::wasmig::migration::database;
-use crate::bindings::wasmig::migration::types::{self, DbError, Rows, Value};
-use crate::db::Connection;
+use crate::backend::{Connection, SqlError};
+use crate::bindings::wasmig::migration::types::{DbError, Rows, Value};
 use crate::limits::{LimitHit, Limits};
 use crate::render;
-use crate::sandbox::SandboxState;
 
 /// What a migration's `database` import is connected to during one call.
 #[derive(Debug)]
@@ -111,26 +109,24 @@ fn detached() -> DbError {
     }
 }
 
-impl types::Host for SandboxState {}
-
-impl database::Host for SandboxState {
-    async fn execute(
+impl Capture {
+    /// The guest's `execute`: run on the connection, or recorded in a preview. Past a
+    /// limit the call traps (see [`Capture::charge`]).
+    pub(crate) async fn execute(
         &mut self,
         sql: String,
         params: Vec<Value>,
     ) -> wasmtime::Result<Result<u64, DbError>> {
-        // Time in the database handle is the host's, not the guest's.
-        let clock = self.clock.clone();
-        let _waiting = clock.database_call();
-        let capture = &mut self.database;
-        capture.charge(&sql, &params)?;
-        let result = match &mut capture.handle {
+        self.charge(&sql, &params)?;
+        let result = match &mut self.handle {
             DatabaseHandle::Live { conn, in_transaction } => {
-                capture.statements.push(render::statement(conn.dialect(), &sql, &params));
-                conn.execute_guest(&sql, &params, *in_transaction).await
+                let syntax = conn.capabilities().syntax;
+                self.statements.push(render::statement(&syntax, &sql, &params));
+                conn.execute_guest(&sql, &params, *in_transaction).await.map_err(db_error)
             }
             DatabaseHandle::Recording(conn) => {
-                capture.statements.push(render::statement(conn.dialect(), &sql, &params));
+                let syntax = conn.capabilities().syntax;
+                self.statements.push(render::statement(&syntax, &sql, &params));
                 Ok(0)
             }
             DatabaseHandle::Detached => Err(detached()),
@@ -138,24 +134,30 @@ impl database::Host for SandboxState {
         Ok(result)
     }
 
-    async fn query(
+    /// The guest's `query`: run on the connection; in a preview inside its read-only
+    /// transaction.
+    pub(crate) async fn query(
         &mut self,
         sql: String,
         params: Vec<Value>,
     ) -> wasmtime::Result<Result<Rows, DbError>> {
-        let clock = self.clock.clone();
-        let _waiting = clock.database_call();
-        self.database.charge(&sql, &params)?;
-        let result = match &mut self.database.handle {
+        self.charge(&sql, &params)?;
+        let result = match &mut self.handle {
             DatabaseHandle::Live { conn, in_transaction } => {
-                conn.query_guest(&sql, &params, *in_transaction).await
+                conn.query_guest(&sql, &params, *in_transaction).await.map_err(db_error)
             }
-            // A preview reads inside a read-only transaction.
-            DatabaseHandle::Recording(conn) => conn.query_guest(&sql, &params, true).await,
+            DatabaseHandle::Recording(conn) => {
+                conn.query_guest(&sql, &params, true).await.map_err(db_error)
+            }
             DatabaseHandle::Detached => Err(detached()),
         };
         Ok(result)
     }
+}
+
+/// A database error as the guest receives it.
+fn db_error(error: SqlError) -> DbError {
+    DbError { message: error.message, code: error.code }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Errors of the wasmig library. Each message names the app, migration or file it is about,
-//! so the CLI can print it as one line.
+//! so the CLI can print it as one line; each variant carries what a caller would match on.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use crate::bindings::wasmig::migration::types::DbError;
-use crate::plan::PlanError;
+use crate::backend::SqlError;
+use crate::limits::LimitHit;
+use crate::plan::{Direction, PlanError};
 
 /// Everything that can make a wasmig operation fail.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +19,7 @@ pub enum Error {
     #[error("unknown app `{app}` (apps: {known})")]
     UnknownApp { app: String, known: String },
 
-    /// A command line argument has the right shape for clap but not for wasmig.
+    /// An argument has the right shape for the command line but not for wasmig.
     #[error("{0}")]
     Usage(String),
 
@@ -45,17 +47,24 @@ pub enum Error {
     )]
     MissingFiles { app: String, ids: String },
 
-    /// A migration failed while running; its transaction was rolled back.
-    #[error("{message}")]
-    Migration { message: String },
+    /// A migration failed while running, or its bookkeeping did; what happened to its
+    /// changes is part of the error.
+    #[error(transparent)]
+    Migration(Box<MigrationError>),
 
     /// The database refused a connection or a bookkeeping statement.
-    #[error("database: {context}: {message}")]
-    Database { context: String, message: String },
+    #[error("database: {context}: {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: SqlError,
+    },
 
-    /// The run lock could not be taken in time.
-    #[error("{0}")]
-    Lock(String),
+    /// Another run held the run lock for longer than the lock timeout.
+    #[error(
+        "another wasmig run still holds the lock of this database after {seconds}s; try again later or raise lock_timeout"
+    )]
+    LockTimeout { seconds: u64 },
 
     /// A migration of the app was left part-applied by an earlier run that failed or was
     /// killed on a database without transactional DDL.
@@ -64,7 +73,7 @@ pub enum Error {
     )]
     Dirty { app: String, id: String },
 
-    /// The user answered no (or nothing) to a confirmation prompt.
+    /// The confirmation was answered no (or not at all).
     #[error("not proceeding")]
     Declined,
 
@@ -86,41 +95,146 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    pub(crate) fn database(context: impl Into<String>, reason: impl Reason) -> Self {
-        Error::Database { context: context.into(), message: reason.reason() }
+    pub(crate) fn database(context: impl Into<String>, source: SqlError) -> Self {
+        Error::Database { context: context.into(), source }
     }
-}
 
-/// What went wrong with a database operation, in words.
-pub(crate) trait Reason {
-    fn reason(self) -> String;
-}
+    /// A short, stable name of the kind of error, as JSON output gives it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "config",
+            Error::UnknownApp { .. } => "unknown_app",
+            Error::Usage(_) => "usage",
+            Error::Source { .. } => "source",
+            Error::Plan { .. } => "plan",
+            Error::Load { .. } => "load",
+            Error::MissingFiles { .. } => "missing_files",
+            Error::Migration(_) => "migration",
+            Error::Database { .. } => "database",
+            Error::LockTimeout { .. } => "lock_timeout",
+            Error::Dirty { .. } => "dirty",
+            Error::Declined => "declined",
+            Error::Io { .. } => "io",
+            Error::Runtime(_) => "runtime",
+        }
+    }
 
-impl Reason for DbError {
-    fn reason(self) -> String {
-        match self.code {
-            Some(code) => format!("{} (code {code})", self.message),
-            None => self.message,
+    /// The failed migration's error, if this is one.
+    pub fn migration(&self) -> Option<&MigrationError> {
+        match self {
+            Error::Migration(error) => Some(error),
+            _ => None,
         }
     }
 }
 
-impl Reason for sqlx::Error {
-    fn reason(self) -> String {
-        self.to_string()
+impl From<MigrationError> for Error {
+    fn from(error: MigrationError) -> Self {
+        Error::Migration(Box::new(error))
     }
 }
 
-impl Reason for &str {
-    fn reason(self) -> String {
-        self.to_string()
+/// A migration that failed while it ran: which, why, and what became of its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationError {
+    /// The app of the migration.
+    pub app: String,
+    /// Its ID.
+    pub id: String,
+    /// Which way it ran.
+    pub direction: Direction,
+    /// What went wrong.
+    pub failure: Failure,
+    /// What happened to its transaction.
+    pub rollback: Rollback,
+    /// Whether its ledger row was left dirty: its changes could not all be rolled back.
+    pub dirty: bool,
+}
+
+impl fmt::Display for MigrationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let MigrationError { app, id, direction, failure, rollback, dirty } = self;
+        match failure {
+            Failure::Guest(message) | Failure::Stopped(Stop { message, .. }) => {
+                write!(f, "{app} {id} {} failed: {message}", direction.name())?;
+            }
+            Failure::Database { context, error } => write!(f, "database: {context}: {error}")?,
+        }
+        match rollback {
+            Rollback::NotNeeded => {}
+            Rollback::Done => f.write_str("; rolled back")?,
+            Rollback::Failed(reason) => write!(f, "; rollback failed too: {reason}")?,
+        }
+        if *dirty {
+            write!(
+                f,
+                "; changes it made could not all be rolled back, so it is marked dirty \
+                 (see `wasmig check`; repair by hand, then `wasmig resolve {app} {id} --applied` or `--reversed`)"
+            )?;
+        }
+        Ok(())
     }
 }
 
-impl Reason for String {
-    fn reason(self) -> String {
-        self
-    }
+impl std::error::Error for MigrationError {}
+
+/// Why a migration failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The migration returned an error (its own message, or a database error it passed on).
+    Guest(String),
+    /// The sandbox stopped the migration: a limit, a trap, a panic.
+    Stopped(Stop),
+    /// A statement of wasmig's own around the migration failed (begin, the ledger row,
+    /// commit).
+    Database { context: String, error: SqlError },
+}
+
+/// How the sandbox stopped a migration, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// What stopped it.
+    pub kind: StopKind,
+    /// The kind, the limit and its key when a limit stopped it, a panic's message, and the
+    /// top of the guest's backtrace.
+    pub message: String,
+}
+
+/// What stopped a migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopKind {
+    /// A `[limits]` limit of the host (memory, statements, SQL size, tables, handles).
+    Limit(LimitHit),
+    /// It ran guest code past `cpu_seconds`.
+    CpuBudget,
+    /// It was blocked in a WASI call (a sleep, a poll) past `cpu_seconds`.
+    Stalled,
+    /// Unbounded recursion.
+    StackOverflow,
+    /// A guest panic; the message is in [`Stop::message`].
+    Panic,
+    /// The guest's allocator could not get memory within its limits.
+    OutOfMemory,
+    /// The guest aborted (an `unreachable` instruction) without a panic message.
+    Unreachable,
+    /// It called `exit` instead of returning.
+    Exit(i32),
+    /// Another WebAssembly trap.
+    Trap,
+    /// The host failed on the guest's behalf.
+    Host,
+}
+
+/// What happened to a failed migration's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollback {
+    /// There was none to roll back (a preview, a non-transactional migration, or it failed
+    /// before its transaction began).
+    NotNeeded,
+    /// Rolled back.
+    Done,
+    /// The rollback failed too, for this reason.
+    Failed(String),
 }
 
 /// Result with the library's [`Error`].

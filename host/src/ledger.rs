@@ -3,10 +3,9 @@
 //! Every operation is scoped to one app. Run order is the table's own increasing key,
 //! never a client clock.
 
-use crate::bindings::wasmig::migration::types::{Dialect, Value};
-use crate::db::Connection;
+use crate::backend::{Connection, Placeholders, SqlError, Syntax, Value};
 use crate::error::{Error, Result};
-use crate::source::MigrationId;
+use crate::id::MigrationId;
 
 /// The ledger table's name.
 pub const TABLE: &str = "wasmig_migrations";
@@ -31,51 +30,10 @@ pub struct LedgerRow {
     pub dirty: bool,
 }
 
-fn create_sql(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => {
-            "CREATE TABLE IF NOT EXISTS wasmig_migrations (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                app_name TEXT NOT NULL,
-                migration_id TEXT NOT NULL,
-                description TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-                dirty INTEGER NOT NULL DEFAULT 0,
-                UNIQUE (app_name, migration_id)
-            )"
-        }
-        Dialect::Postgres => {
-            "CREATE TABLE IF NOT EXISTS wasmig_migrations (
-                id BIGSERIAL PRIMARY KEY,
-                app_name TEXT NOT NULL,
-                migration_id TEXT NOT NULL,
-                description TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                dirty BOOLEAN NOT NULL DEFAULT FALSE,
-                UNIQUE (app_name, migration_id)
-            )"
-        }
-        Dialect::Mysql => {
-            "CREATE TABLE IF NOT EXISTS wasmig_migrations (
-                id BIGINT AUTO_INCREMENT PRIMARY KEY,
-                app_name VARCHAR(255) NOT NULL,
-                migration_id VARCHAR(64) NOT NULL,
-                description TEXT NOT NULL,
-                checksum CHAR(64) NOT NULL,
-                applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-                dirty BOOLEAN NOT NULL DEFAULT FALSE,
-                UNIQUE (app_name, migration_id)
-            )"
-        }
-    }
-}
-
-/// Rewrites `?` placeholders as `$1`, `$2`, ... for PostgreSQL. The ledger's own SQL has no
-/// `?` inside literals, so a plain scan is enough.
-fn placeholders(dialect: Dialect, sql: &str) -> String {
-    if dialect != Dialect::Postgres {
+/// Rewrites the ledger's `?` placeholders for the backend: `$1`, `$2`, ... where it
+/// numbers them. The ledger's own SQL has no `?` inside literals, so a plain scan is enough.
+fn placeholders(syntax: &Syntax, sql: &str) -> String {
+    if syntax.placeholders == Placeholders::Question {
         return sql.to_string();
     }
     let mut out = String::with_capacity(sql.len() + 8);
@@ -91,18 +49,20 @@ fn placeholders(dialect: Dialect, sql: &str) -> String {
     out
 }
 
+/// Runs a ledger statement that returns no rows.
+async fn execute(
+    conn: &mut Connection,
+    sql: &str,
+    params: &[Value],
+    context: impl FnOnce() -> String,
+) -> Result<u64> {
+    let sql = placeholders(&conn.capabilities().syntax, sql);
+    conn.execute(&sql, params).await.map_err(|e| Error::database(context(), e))
+}
+
 /// Whether the ledger table exists. Reads only.
 pub async fn exists(conn: &mut Connection) -> Result<bool> {
-    let sql = match conn.dialect() {
-        Dialect::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-        Dialect::Postgres => {
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
-        }
-        Dialect::Mysql => {
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
-        }
-    };
-    let sql = placeholders(conn.dialect(), sql);
+    let sql = placeholders(&conn.capabilities().syntax, conn.ledger_sql().exists);
     let rows = conn
         .query(&sql, &[Value::Text(TABLE.to_string())])
         .await
@@ -112,10 +72,8 @@ pub async fn exists(conn: &mut Connection) -> Result<bool> {
 
 /// Creates the ledger table if it does not exist.
 pub async fn ensure(conn: &mut Connection) -> Result<()> {
-    conn.execute(create_sql(conn.dialect()), &[])
-        .await
-        .map_err(|e| Error::database("cannot create the ledger table", e))?;
-    Ok(())
+    let create = conn.ledger_sql().create;
+    execute(conn, create, &[], || "cannot create the ledger table".into()).await.map(drop)
 }
 
 /// The migrations of `app` that have run, in run order (oldest first). A missing ledger
@@ -124,21 +82,14 @@ pub async fn applied(conn: &mut Connection, app: &str) -> Result<Vec<LedgerRow>>
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
-    let dialect = conn.dialect();
-    let applied_at = match dialect {
-        Dialect::Sqlite => "applied_at",
-        Dialect::Postgres => {
-            "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-        }
-        // Connections run with time_zone '+00:00' (see `db`).
-        Dialect::Mysql => "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
-    };
     let sql = format!(
-        "SELECT id, app_name, migration_id, description, checksum, {applied_at}, dirty \
-         FROM wasmig_migrations WHERE app_name = ? ORDER BY id"
+        "SELECT id, app_name, migration_id, description, checksum, {}, dirty \
+         FROM wasmig_migrations WHERE app_name = ? ORDER BY id",
+        conn.ledger_sql().applied_at
     );
+    let sql = placeholders(&conn.capabilities().syntax, &sql);
     let rows = conn
-        .query(&placeholders(dialect, &sql), &[Value::Text(app.to_string())])
+        .query(&sql, &[Value::Text(app.to_string())])
         .await
         .map_err(|e| Error::database(format!("cannot read the ledger of app {app}"), e))?;
     rows.rows.into_iter().map(|row| parse_row(app, row)).collect()
@@ -146,7 +97,10 @@ pub async fn applied(conn: &mut Connection, app: &str) -> Result<Vec<LedgerRow>>
 
 fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
     let bad = |what: &str| {
-        Error::database(format!("ledger of app {app}"), format!("unexpected {what} in {TABLE}"))
+        Error::database(
+            format!("ledger of app {app}"),
+            SqlError::new(format!("unexpected {what} in {TABLE}")),
+        )
     };
     let text = |value: &Value, what: &str| match value {
         Value::Text(text) => Ok(text.clone()),
@@ -193,9 +147,7 @@ pub async fn record(
         Value::Text(checksum.to_string()),
         Value::Boolean(dirty),
     ];
-    conn.execute(&placeholders(conn.dialect(), sql), &params)
-        .await
-        .map_err(|e| Error::database(format!("cannot record app {app} migration {id}"), e))?;
+    execute(conn, sql, &params, || format!("cannot record app {app} migration {id}")).await?;
     Ok(())
 }
 
@@ -208,9 +160,7 @@ pub async fn set_dirty(
 ) -> Result<()> {
     let sql = "UPDATE wasmig_migrations SET dirty = ? WHERE app_name = ? AND migration_id = ?";
     let params = [Value::Boolean(dirty), Value::Text(app.to_string()), Value::Text(id.to_string())];
-    conn.execute(&placeholders(conn.dialect(), sql), &params)
-        .await
-        .map_err(|e| Error::database(format!("cannot mark app {app} migration {id}"), e))?;
+    execute(conn, sql, &params, || format!("cannot mark app {app} migration {id}")).await?;
     Ok(())
 }
 
@@ -218,15 +168,10 @@ pub async fn set_dirty(
 pub async fn remove(conn: &mut Connection, app: &str, id: &MigrationId) -> Result<()> {
     let sql = "DELETE FROM wasmig_migrations WHERE app_name = ? AND migration_id = ?";
     let params = [Value::Text(app.to_string()), Value::Text(id.to_string())];
-    let affected = conn
-        .execute(&placeholders(conn.dialect(), sql), &params)
-        .await
-        .map_err(|e| Error::database(format!("cannot remove app {app} migration {id}"), e))?;
+    let context = || format!("cannot remove app {app} migration {id}");
+    let affected = execute(conn, sql, &params, context).await?;
     if affected != 1 {
-        return Err(Error::database(
-            format!("cannot remove app {app} migration {id}"),
-            "its ledger row is gone",
-        ));
+        return Err(Error::database(context(), SqlError::new("its ledger row is gone")));
     }
     Ok(())
 }
@@ -234,16 +179,23 @@ pub async fn remove(conn: &mut Connection, app: &str, id: &MigrationId) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Access;
+    use crate::backend::{Access, BlobLiteral};
 
     fn id(text: &str) -> MigrationId {
         MigrationId::parse(text).unwrap()
     }
 
     #[test]
-    fn postgres_placeholders_are_numbered() {
-        assert_eq!(placeholders(Dialect::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
-        assert_eq!(placeholders(Dialect::Mysql, "a = ?"), "a = ?");
+    fn placeholders_are_numbered_where_the_backend_numbers_them() {
+        let mut syntax = Syntax {
+            placeholders: Placeholders::Question,
+            dollar_quotes: false,
+            backslash_escapes: false,
+            blob_literal: BlobLiteral::Hex,
+        };
+        assert_eq!(placeholders(&syntax, "a = ?"), "a = ?");
+        syntax.placeholders = Placeholders::Dollar;
+        assert_eq!(placeholders(&syntax, "a = ? AND b = ?"), "a = $1 AND b = $2");
     }
 
     #[tokio::test]

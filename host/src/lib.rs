@@ -2,14 +2,16 @@
 //!
 //! Each migration exports `forwards` and `backwards` through the `wasmig:migration` WIT
 //! world. The host loads it in a sandbox whose only capability is a database handle,
-//! records every statement it emits, and either prints them (preview) or runs them in a
+//! records every statement it emits, and either reports them (preview) or runs them in a
 //! transaction together with the migration's ledger row.
 //!
-//! The command line is a thin layer over this library:
+//! The library never prints and never reads stdin: every command returns a report, and a
+//! caller passes [`Hooks`] to follow a run as it happens and to answer confirmations. The
+//! `wasmig` command line ([`cli`]) is a thin layer that renders those reports.
 //!
 //! ```no_run
 //! # async fn demo() -> wasmig::Result<()> {
-//! use wasmig::{BackwardsMigrationManager, CheckMigrationManager, Project};
+//! use wasmig::{BackwardsMigrationManager, CheckMigrationManager, Outcome, Project, Silent};
 //!
 //! let project = Project::load("wasmig.toml".as_ref(), None)?;
 //! for status in CheckMigrationManager::new("all").get_migration_statuses(&project).await? {
@@ -17,43 +19,47 @@
 //! }
 //! let mut manager = BackwardsMigrationManager::new("blog");
 //! manager.auto_agree = true;
-//! let result = manager.run(&project).await;
-//! assert!(result.success, "{}", result.message);
+//! let report = manager.run_with(&project, &Silent).await;
+//! assert!(report.success(), "{}", report.summary());
+//! assert!(report.migrations.iter().all(|m| m.outcome == Outcome::Reversed));
 //! # Ok(()) }
 //! ```
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod backend;
+pub mod bindings;
 pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod db;
 pub mod error;
+mod executor;
+pub mod id;
 pub mod ledger;
 pub mod limits;
 pub mod lock;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod runtime;
 pub mod sandbox;
 pub mod source;
 
-/// Host bindings generated from the WIT package in `wit/`.
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        world: "migration-component",
-        path: "../wit",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        additional_derives: [PartialEq],
-    });
-}
-
-pub use bindings::wasmig::migration::types::{Dialect, Value};
+pub use backend::{Dialect, SqlError, Value};
+pub use cli::{backwards, check, forwards};
 pub use commands::{
-    BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, MigrationResult,
-    MigrationStatus, OutputFormat, Project, Resolution, backwards, check, clean, forwards,
-    new_migration, resolve, run_backwards, run_forwards,
+    BackwardsMigrationManager, CheckMigrationManager, CheckReport, CleanReport,
+    ForwardsMigrationManager, MigrationResult, MigrationStatus, NewReport, Project, Resolution,
+    ResolveReport, clean, new_migration, resolve, run_backwards, run_forwards,
 };
 pub use config::Settings;
-pub use error::{Error, Result};
-pub use limits::Limits;
+pub use error::{Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};
+pub use limits::{LimitHit, Limits};
+pub use plan::Direction;
+pub use report::{Event, Hooks, MigrationReport, Mode, Outcome, Question, RunReport, Silent};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -179,6 +179,19 @@ pub enum LimitHit {
     SqlBytes { limit: u64 },
 }
 
+impl LimitHit {
+    /// The limit's key in the `[limits]` table.
+    pub fn key(&self) -> &'static str {
+        match self {
+            LimitHit::Memory { .. } => "memory_mib",
+            LimitHit::TableElements { .. } => "table_elements",
+            LimitHit::Resources { .. } => "resources",
+            LimitHit::Statements { .. } => "statements",
+            LimitHit::SqlBytes { .. } => "sql_mib",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

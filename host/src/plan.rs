@@ -3,7 +3,27 @@
 
 use std::fmt;
 
-use crate::source::MigrationId;
+use crate::id::MigrationId;
+
+/// Which way a migration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Applying it.
+    Forwards,
+    /// Reversing it.
+    Backwards,
+}
+
+impl Direction {
+    /// `forwards` or `backwards`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Forwards => "forwards",
+            Direction::Backwards => "backwards",
+        }
+    }
+}
 
 /// What a `MIGRATION_ID` argument asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,12 @@
 
 use std::fmt::Write as _;
 
-use crate::bindings::wasmig::migration::types::{Dialect, Value};
+use crate::backend::{BlobLiteral, Placeholders, Syntax, Value};
 
 /// `sql` with its placeholders (`?`, `?NNN`, `$NNN`) replaced by `params` as literals.
 /// Placeholders inside string literals, quoted identifiers and comments are left alone, as
 /// are placeholders without a parameter.
-pub fn statement(dialect: Dialect, sql: &str, params: &[Value]) -> String {
+pub fn statement(syntax: &Syntax, sql: &str, params: &[Value]) -> String {
     if params.is_empty() {
         return sql.trim().to_string();
     }
@@ -27,9 +27,7 @@ pub fn statement(dialect: Dialect, sql: &str, params: &[Value]) -> String {
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 i = sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
             }
-            b'$' if dialect == Dialect::Postgres
-                && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) =>
-            {
+            b'$' if syntax.dollar_quotes && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 i = skip_dollar_quoted(sql, i);
             }
             sigil @ (b'?' | b'$') => {
@@ -37,7 +35,7 @@ pub fn statement(dialect: Dialect, sql: &str, params: &[Value]) -> String {
                 let explicit = sql[i + 1..i + 1 + digits].parse::<usize>().ok();
                 let index = match (sigil, explicit) {
                     (_, Some(n)) => n.checked_sub(1),
-                    (b'?', None) if dialect != Dialect::Postgres => {
+                    (b'?', None) if syntax.placeholders == Placeholders::Question => {
                         next_positional += 1;
                         Some(next_positional - 1)
                     }
@@ -46,7 +44,7 @@ pub fn statement(dialect: Dialect, sql: &str, params: &[Value]) -> String {
                 let end = i + 1 + digits;
                 if let Some(value) = index.and_then(|n| params.get(n)) {
                     out.push_str(&sql[copied..i]);
-                    literal(&mut out, dialect, value);
+                    literal(&mut out, syntax, value);
                     copied = end;
                 }
                 i = end;
@@ -85,8 +83,8 @@ fn skip_dollar_quoted(sql: &str, start: usize) -> usize {
     sql[body..].find(delimiter).map_or(sql.len(), |n| body + n + delimiter.len())
 }
 
-/// Writes `value` as a SQL literal of `dialect`.
-pub fn literal(out: &mut String, dialect: Dialect, value: &Value) {
+/// Writes `value` as a SQL literal in `syntax`.
+pub fn literal(out: &mut String, syntax: &Syntax, value: &Value) {
     match value {
         Value::Null => out.push_str("NULL"),
         Value::Integer(n) => {
@@ -104,14 +102,13 @@ pub fn literal(out: &mut String, dialect: Dialect, value: &Value) {
             for c in text.chars() {
                 match c {
                     '\'' => out.push_str("''"),
-                    // MySQL treats the backslash as an escape inside strings.
-                    '\\' if dialect == Dialect::Mysql => out.push_str("\\\\"),
+                    '\\' if syntax.backslash_escapes => out.push_str("\\\\"),
                     c => out.push(c),
                 }
             }
             out.push('\'');
         }
-        Value::Blob(bytes) if dialect == Dialect::Postgres => {
+        Value::Blob(bytes) if syntax.blob_literal == BlobLiteral::Bytea => {
             let _ = write!(out, "'\\x{}'::bytea", hex::encode(bytes));
         }
         Value::Blob(bytes) => {
@@ -123,6 +120,20 @@ pub fn literal(out: &mut String, dialect: Dialect, value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SQLITE: Syntax = Syntax {
+        placeholders: Placeholders::Question,
+        dollar_quotes: false,
+        backslash_escapes: false,
+        blob_literal: BlobLiteral::Hex,
+    };
+    const POSTGRES: Syntax = Syntax {
+        placeholders: Placeholders::Dollar,
+        dollar_quotes: true,
+        backslash_escapes: false,
+        blob_literal: BlobLiteral::Bytea,
+    };
+    const MYSQL: Syntax = Syntax { backslash_escapes: true, ..SQLITE };
 
     fn text(s: &str) -> Value {
         Value::Text(s.to_string())
@@ -140,7 +151,7 @@ mod tests {
             Value::Boolean(false),
         ];
         assert_eq!(
-            statement(Dialect::Sqlite, sql, &params),
+            statement(&SQLITE, sql, &params),
             "INSERT INTO t (a, b, c, d, e, f) VALUES (-3, 2.5, 'it''s', NULL, X'dead', FALSE)"
         );
     }
@@ -148,7 +159,7 @@ mod tests {
     #[test]
     fn numbered_placeholders_for_postgres() {
         let sql = "UPDATE t SET a = $2, b = $1 WHERE c = $2";
-        let got = statement(Dialect::Postgres, sql, &[text("x"), Value::Blob(vec![1])]);
+        let got = statement(&POSTGRES, sql, &[text("x"), Value::Blob(vec![1])]);
         assert_eq!(got, "UPDATE t SET a = '\\x01'::bytea, b = 'x' WHERE c = '\\x01'::bytea");
     }
 
@@ -156,32 +167,29 @@ mod tests {
     fn placeholders_in_literals_identifiers_and_comments_are_kept() {
         let sql = "SELECT '?', \"?\", `?` -- ?\n, ? /* ? */";
         assert_eq!(
-            statement(Dialect::Mysql, sql, &[Value::Integer(1)]),
+            statement(&MYSQL, sql, &[Value::Integer(1)]),
             "SELECT '?', \"?\", `?` -- ?\n, 1 /* ? */"
         );
         let sql = "SELECT $$ $1 $$, $tag$ ? $tag$, $1, data ? 'key'";
         assert_eq!(
-            statement(Dialect::Postgres, sql, &[Value::Integer(7)]),
+            statement(&POSTGRES, sql, &[Value::Integer(7)]),
             "SELECT $$ $1 $$, $tag$ ? $tag$, 7, data ? 'key'"
         );
     }
 
     #[test]
     fn mysql_escapes_backslashes() {
-        assert_eq!(statement(Dialect::Mysql, "?", &[text("a\\b")]), "'a\\\\b'");
-        assert_eq!(statement(Dialect::Sqlite, "?", &[text("a\\b")]), "'a\\b'");
+        assert_eq!(statement(&MYSQL, "?", &[text("a\\b")]), "'a\\\\b'");
+        assert_eq!(statement(&SQLITE, "?", &[text("a\\b")]), "'a\\b'");
     }
 
     #[test]
     fn missing_parameters_leave_the_placeholder() {
-        assert_eq!(
-            statement(Dialect::Sqlite, "VALUES (?, ?)", &[Value::Integer(1)]),
-            "VALUES (1, ?)"
-        );
+        assert_eq!(statement(&SQLITE, "VALUES (?, ?)", &[Value::Integer(1)]), "VALUES (1, ?)");
     }
 
     #[test]
     fn statements_without_parameters_are_trimmed_only() {
-        assert_eq!(statement(Dialect::Sqlite, "  DROP TABLE t \n", &[]), "DROP TABLE t");
+        assert_eq!(statement(&SQLITE, "  DROP TABLE t \n", &[]), "DROP TABLE t");
     }
 }

@@ -15,8 +15,9 @@ use crate::bindings::exports::wasmig::migration::migration::Description;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
 use crate::capture::{Capture, DatabaseHandle};
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result, Stop, StopKind};
 use crate::limits::LimitHit;
+pub use crate::plan::Direction;
 use crate::sandbox::{CallClock, Limits, SandboxState};
 use crate::source::{self, MigrationFile, MigrationId};
 
@@ -54,23 +55,6 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
     // No directory is ever preopened: these only let a runtime link its file API.
     ("wasi:filesystem", &["types", "preopens"]),
 ];
-
-/// Which way a migration runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Forwards,
-    Backwards,
-}
-
-impl Direction {
-    /// `forwards` or `backwards`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Forwards => "forwards",
-            Direction::Backwards => "backwards",
-        }
-    }
-}
 
 /// The engine and linker shared by every migration of a run.
 pub struct Runtime {
@@ -122,7 +106,7 @@ pub struct CallOutcome {
     /// Ok, or why the call failed: the migration's own error, or what stopped it (out of
     /// CPU budget, out of memory, stack overflow, a panic with its message, a host limit,
     /// ...) with the top of its backtrace.
-    pub result: std::result::Result<(), String>,
+    pub result: std::result::Result<(), Failure>,
 }
 
 /// One of the migration's exports.
@@ -188,22 +172,22 @@ impl Runtime {
     /// `wasmig:migration` world), then asks it to describe itself. Any failure names the
     /// app, the migration and the file.
     pub async fn load(&self, app: &str, file: &MigrationFile) -> Result<LoadedMigration> {
-        let fail = |message: String| Error::Load {
-            app: app.to_string(),
-            id: file.id.to_string(),
-            path: file.path.clone(),
+        let (app_name, id, file_path) = (app.to_string(), file.id.to_string(), file.path.clone());
+        let fail = move |message: String| Error::Load {
+            app: app_name.clone(),
+            id: id.clone(),
+            path: file_path.clone(),
             message,
         };
-        let bytes = read_component(&file.path, self.limits.component_bytes, fail)?;
-        let checksum = source::checksum(&bytes);
-        if wasmparser::Parser::is_core_wasm(&bytes) {
-            return Err(fail("a core WebAssembly module, not a component".into()));
-        }
-        if !wasmparser::Parser::is_component(&bytes) {
-            return Err(fail("not a WebAssembly component".into()));
-        }
-        let component = Component::new(&self.engine, &bytes)
-            .map_err(|e| fail(format!("invalid component: {}", chain(&e))))?;
+        // Reading and compiling block: they run on a blocking thread, never on the async
+        // executor, so other work (another compile, a database round trip) overlaps them.
+        let engine = self.engine.clone();
+        let (path, limit) = (file.path.clone(), self.limits.component_bytes);
+        let compile_fail = fail.clone();
+        let (component, checksum) =
+            tokio::task::spawn_blocking(move || compile(&engine, &path, limit, &compile_fail))
+                .await
+                .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))??;
         let component_type = component.component_type();
         let refused: Vec<&str> = component_type
             .imports(&self.engine)
@@ -239,7 +223,7 @@ impl Runtime {
         let description = match returned {
             Ok(Returned::Description(description)) => description,
             Ok(Returned::Run(_)) => unreachable!("describe returns a description"),
-            Err(message) => return Err(fail(format!("describe failed: {message}"))),
+            Err(stop) => return Err(fail(format!("describe failed: {}", stop.message))),
         };
         migration.description = description.description;
         migration.transactional = description.transactional;
@@ -259,23 +243,22 @@ impl Runtime {
         let (returned, state) =
             self.invoke(migration, Export::Run(direction, context), capture).await;
         let result = match returned {
-            Ok(Returned::Run(result)) => result,
+            Ok(Returned::Run(result)) => result.map_err(Failure::Guest),
             Ok(Returned::Description(_)) => unreachable!("forwards and backwards return a result"),
-            Err(message) => Err(message),
+            Err(stop) => Err(Failure::Stopped(stop)),
         };
         let (capture, log) = state.into_parts();
         CallOutcome { capture, log: log.contents(), result }
     }
 
     /// Instantiates `migration` in a fresh sandbox and calls `export`, under the time
-    /// budget. Gives what the export returned, or why it did not return in words, and the
-    /// sandbox state.
+    /// budget. Gives what the export returned, or what stopped it, and the sandbox state.
     async fn invoke(
         &self,
         migration: &LoadedMigration,
         export: Export,
         capture: Capture,
-    ) -> (std::result::Result<Returned, String>, SandboxState) {
+    ) -> (std::result::Result<Returned, Stop>, SandboxState) {
         let call = match &export {
             Export::Describe => "describe",
             Export::Run(direction, _) => direction.name(),
@@ -309,7 +292,7 @@ impl Runtime {
             }
         };
         let state = store.into_data();
-        let result = stopped.map_err(|stopped| self.stop_message(&stopped, &state));
+        let result = stopped.map_err(|stopped| self.stop(&stopped, &state));
         (result, state)
     }
 
@@ -337,46 +320,61 @@ impl Runtime {
         store
     }
 
-    /// Why a call stopped, in words a user can act on: the kind, the limit and its key
+    /// What stopped a call, with words a user can act on: the kind, the limit and its key
     /// when a limit stopped it, a panic's message from the guest's stderr, and the top of
     /// the guest's backtrace.
-    fn stop_message(&self, stopped: &Stopped, state: &SandboxState) -> String {
+    fn stop(&self, stopped: &Stopped, state: &SandboxState) -> Stop {
         let seconds = self.limits.cpu_time.as_secs();
         let error = match stopped {
             Stopped::Stalled => {
-                return format!(
-                    "out of CPU budget: spent more than {seconds} s outside the database, \
-                     blocked in a WASI call (a sleep or a poll that never ends?) \
-                     ([limits] cpu_seconds)"
-                );
+                return Stop {
+                    kind: StopKind::Stalled,
+                    message: format!(
+                        "out of CPU budget: spent more than {seconds} s outside the database, \
+                         blocked in a WASI call (a sleep or a poll that never ends?) \
+                         ([limits] cpu_seconds)"
+                    ),
+                };
             }
             Stopped::Trap(error) => error,
         };
-        let mut message = if let Some(hit) = error.downcast_ref::<LimitHit>() {
-            hit.to_string()
+        let (kind, mut message) = if let Some(hit) = error.downcast_ref::<LimitHit>() {
+            (StopKind::Limit(hit.clone()), hit.to_string())
         } else if let Some(ResourceTableError::Full) = error.downcast_ref::<ResourceTableError>() {
-            LimitHit::Resources { limit: self.limits.resources }.to_string()
+            let hit = LimitHit::Resources { limit: self.limits.resources };
+            (StopKind::Limit(hit.clone()), hit.to_string())
         } else if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
-            format!("the migration called exit({code}) instead of returning")
+            (
+                StopKind::Exit(*code),
+                format!("the migration called exit({code}) instead of returning"),
+            )
         } else {
             match error.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => format!(
-                    "out of CPU budget: ran guest code for more than {seconds} s (an endless \
-                     loop?) ([limits] cpu_seconds)"
+                Some(Trap::Interrupt) => (
+                    StopKind::CpuBudget,
+                    format!(
+                        "out of CPU budget: ran guest code for more than {seconds} s (an endless \
+                         loop?) ([limits] cpu_seconds)"
+                    ),
                 ),
-                Some(Trap::StackOverflow) => "stack overflow (unbounded recursion?)".to_string(),
+                Some(Trap::StackOverflow) => {
+                    (StopKind::StackOverflow, "stack overflow (unbounded recursion?)".to_string())
+                }
                 Some(Trap::UnreachableCodeReached) => {
                     let tail = state.log.tail();
                     if let Some(panic) = panic_message(&tail) {
-                        format!("guest panic: {panic}")
+                        (StopKind::Panic, format!("guest panic: {panic}"))
                     } else if let Some(line) = failed_allocation(&tail) {
-                        format!("out of memory: {line}")
+                        (StopKind::OutOfMemory, format!("out of memory: {line}"))
                     } else {
-                        "unreachable code reached (the guest aborted)".to_string()
+                        (
+                            StopKind::Unreachable,
+                            "unreachable code reached (the guest aborted)".to_string(),
+                        )
                     }
                 }
-                Some(trap) => format!("trapped: {trap}"),
-                None => chain(error),
+                Some(trap) => (StopKind::Trap, format!("trapped: {trap}")),
+                None => (StopKind::Host, chain(error)),
             }
         };
         if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
@@ -385,7 +383,7 @@ impl Runtime {
                 message.push_str(&format!(" [wasm backtrace: {frames}]"));
             }
         }
-        message
+        Stop { kind, message }
     }
 }
 
@@ -404,8 +402,29 @@ fn ticks(budget: Duration) -> u64 {
     (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
+/// Reads and compiles the component at `path`: its size, that it is a component, that it
+/// compiles. Gives the component and the checksum of its bytes. Blocks.
+fn compile(
+    engine: &Engine,
+    path: &Path,
+    limit: u64,
+    fail: &impl Fn(String) -> Error,
+) -> Result<(Component, String)> {
+    let bytes = read_component(path, limit, fail)?;
+    let checksum = source::checksum(&bytes);
+    if wasmparser::Parser::is_core_wasm(&bytes) {
+        return Err(fail("a core WebAssembly module, not a component".into()));
+    }
+    if !wasmparser::Parser::is_component(&bytes) {
+        return Err(fail("not a WebAssembly component".into()));
+    }
+    let component = Component::new(engine, &bytes)
+        .map_err(|e| fail(format!("invalid component: {}", chain(&e))))?;
+    Ok((component, checksum))
+}
+
 /// Reads a component file, refusing one over `limit` bytes before reading it.
-fn read_component(path: &Path, limit: u64, fail: impl Fn(String) -> Error) -> Result<Vec<u8>> {
+fn read_component(path: &Path, limit: u64, fail: &impl Fn(String) -> Error) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let too_large = |size: u64| {
@@ -564,8 +583,8 @@ mod tests {
         let path = dir.path().join("20240101000000_big.wasm");
         std::fs::write(&path, vec![0u8; 2048]).unwrap();
         let fail = |message: String| Error::Runtime(message);
-        let error = read_component(&path, 1024, fail).unwrap_err().to_string();
+        let error = read_component(&path, 1024, &fail).unwrap_err().to_string();
         assert!(error.contains("2048 bytes") && error.contains("component_mib"), "{error}");
-        assert_eq!(read_component(&path, 4096, fail).unwrap().len(), 2048);
+        assert_eq!(read_component(&path, 4096, &fail).unwrap().len(), 2048);
     }
 }

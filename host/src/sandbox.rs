@@ -17,6 +17,8 @@ use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, ResourceTable, WasiCtx, WasiCtxView, WasiView,
 };
 
+use crate::bindings::wasmig::migration::database;
+use crate::bindings::wasmig::migration::types::{self, DbError, Rows, Value};
 use crate::capture::Capture;
 use crate::limits::LimitHit;
 pub use crate::limits::Limits;
@@ -189,6 +191,32 @@ impl Drop for DatabaseCall<'_> {
         if let Some(started) = database.current.take() {
             database.total += started.elapsed();
         }
+    }
+}
+
+impl types::Host for SandboxState {}
+
+/// The migration's one capability. Time spent in the database handle is the host's, not
+/// the guest's: it does not count against the call's time budget.
+impl database::Host for SandboxState {
+    async fn execute(
+        &mut self,
+        sql: String,
+        params: Vec<Value>,
+    ) -> wasmtime::Result<Result<u64, DbError>> {
+        let clock = self.clock.clone();
+        let _waiting = clock.database_call();
+        self.database.execute(sql, params).await
+    }
+
+    async fn query(
+        &mut self,
+        sql: String,
+        params: Vec<Value>,
+    ) -> wasmtime::Result<Result<Rows, DbError>> {
+        let clock = self.clock.clone();
+        let _waiting = clock.database_call();
+        self.database.query(sql, params).await
     }
 }
 

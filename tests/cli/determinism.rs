@@ -7,9 +7,9 @@
 //! preview sees exactly the state its live run then changes.
 
 use wasmig::Limits;
+use wasmig::backend::{Access, Connection};
 use wasmig::bindings::wasmig::migration::types::Context;
 use wasmig::capture::{Capture, DatabaseHandle};
-use wasmig::db::{Access, Connection};
 use wasmig::runtime::{Direction, LoadedMigration, Runtime};
 use wasmig::source::{MigrationFile, MigrationId};
 

@@ -165,8 +165,9 @@ fn preview_with_an_existing_database_creates_no_ledger() {
     let url = project.database_url();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let mut conn =
-            wasmig::db::Connection::open(&url, wasmig::db::Access::ReadWrite).await.unwrap();
+        let mut conn = wasmig::backend::Connection::open(&url, wasmig::backend::Access::ReadWrite)
+            .await
+            .unwrap();
         conn.execute("DROP TABLE wasmig_migrations", &[]).await.unwrap();
         conn.close().await;
     });

@@ -1,11 +1,12 @@
 //! The library API, used the way an embedding application would.
 
 use wasmig::{
-    BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, MigrationStatus,
-    Project, run_backwards,
+    BackwardsMigrationManager, CheckMigrationManager, Direction, Error, Failure,
+    ForwardsMigrationManager, LimitHit, MigrationError, MigrationStatus, Outcome, Project,
+    Resolution, Rollback, RunReport, Silent, StopKind, run_backwards,
 };
 
-use crate::support::{TestProject, sample_ids};
+use crate::support::{TestProject, sample_ids, stdout};
 
 #[tokio::test(flavor = "current_thread")]
 async fn managers_apply_check_and_reverse() {
@@ -37,4 +38,152 @@ async fn managers_apply_check_and_reverse() {
     let statuses =
         CheckMigrationManager::new("all").get_migration_statuses(&project).await.unwrap();
     assert_eq!(statuses.iter().filter(|s| s.has_ran).count(), auth.len());
+}
+
+const FIRST: &str = "20240101000000";
+const SECOND: &str = "20240102000000";
+const THIRD: &str = "20240103000000";
+
+/// A project with app `a`: a good migration, then `guest` as the second, then a good one.
+fn failing_project(guest: &str, limits: &str) -> (TestProject, Project) {
+    let test = TestProject::empty(&format!("[apps.a]\nmigrations = \"migrations/a\"\n{limits}"));
+    test.install_guest("a", &format!("{FIRST}_typed_values"), "typed-values");
+    test.install_guest("a", &format!("{SECOND}_bad"), guest);
+    test.install_guest("a", &format!("{THIRD}_never"), "typed-values");
+    let url =
+        (crate::support::backend() != crate::support::Backend::Sqlite).then(|| test.database_url());
+    let project = Project::load(&test.path().join("wasmig.toml"), url).unwrap();
+    (test, project)
+}
+
+/// The report of a failed forwards run: which completed, which failed, which were skipped.
+fn assert_failed_second(report: &RunReport) -> &MigrationError {
+    assert!(!report.success());
+    let outcomes: Vec<(&str, Outcome)> =
+        report.migrations.iter().map(|m| (m.migration_id.as_str(), m.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [(FIRST, Outcome::Applied), (SECOND, Outcome::Failed), (THIRD, Outcome::Skipped)]
+    );
+    assert_eq!(report.completed().count(), 1);
+    assert_eq!(report.failed_migration().unwrap().migration_id, SECOND);
+    let error = report.error.as_ref().unwrap();
+    assert_eq!(error.kind(), "migration");
+    let migration = error.migration().unwrap();
+    assert_eq!((migration.app.as_str(), migration.id.as_str()), ("a", SECOND));
+    assert_eq!(migration.direction, Direction::Forwards);
+    assert_eq!(migration.rollback, Rollback::Done);
+    assert!(
+        report.summary().ends_with(&format!("completed before the failure: a {FIRST}")),
+        "{}",
+        report.summary()
+    );
+    migration
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_run_reports_what_completed_and_a_typed_error() {
+    let (_test, project) = failing_project("failing-forwards", "");
+    let report = ForwardsMigrationManager::new("a").run_with(&project, &Silent).await;
+    let error = assert_failed_second(&report);
+    assert_eq!(error.failure, Failure::Guest("deliberate failure".into()));
+
+    let (_test, project) = failing_project("panicking", "");
+    let report = ForwardsMigrationManager::new("a").run_with(&project, &Silent).await;
+    let Failure::Stopped(stop) = &assert_failed_second(&report).failure else {
+        panic!("{:?}", report.error)
+    };
+    assert_eq!(stop.kind, StopKind::Panic);
+    assert!(stop.message.contains("boom"), "{}", stop.message);
+
+    let (_test, project) =
+        failing_project("hostile-statement-flood", "[limits]\nstatements = 50\n");
+    let report = ForwardsMigrationManager::new("a").run_with(&project, &Silent).await;
+    let Failure::Stopped(stop) = &assert_failed_second(&report).failure else {
+        panic!("{:?}", report.error)
+    };
+    assert_eq!(stop.kind, StopKind::Limit(LimitHit::Statements { limit: 50 }));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn without_hooks_a_confirmation_is_declined_and_nothing_changes() {
+    let test = TestProject::sample();
+    let url =
+        (crate::support::backend() != crate::support::Backend::Sqlite).then(|| test.database_url());
+    let project = Project::load(&test.path().join("wasmig.toml"), url).unwrap();
+    let applied = ForwardsMigrationManager::new("all").run_with(&project, &Silent).await;
+    assert!(applied.success(), "{}", applied.summary());
+    let before = test.snapshot();
+    let report = BackwardsMigrationManager::new("blog").run_with(&project, &Silent).await;
+    assert!(matches!(report.error, Some(Error::Declined)), "{:?}", report.error);
+    assert!(report.migrations.is_empty());
+    assert_eq!(test.snapshot(), before);
+}
+
+/// The library writes nothing to stdout or stderr and reads nothing from stdin: a child
+/// process running every command through the API (successes, a failure, a declined
+/// question, a preview) is watched from outside.
+#[test]
+fn the_library_prints_nothing() {
+    let test = TestProject::sample();
+    test.install_guest("blog", "29991231000000_fails", "failing-forwards");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "library::library_calls_in_a_child", "--nocapture", "--test-threads=1"])
+        .env("WASMIG_LIBRARY_CHILD", test.path())
+        .env("WASMIG_LIBRARY_CHILD_URL", test.database_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A library that read stdin would find a yes here.
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"y\ny\ny\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (out, err) = (stdout(&output), crate::support::stderr(&output));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("1 passed"), "the child ran the calls: {out}");
+    // Everything the test harness itself prints, and nothing else.
+    let harness = |line: &&str| {
+        line.is_empty()
+            || line.starts_with("running ")
+            || line.starts_with("test ")
+            || line.starts_with("test result:")
+            || line.starts_with("successes:")
+            || line.starts_with("    library::")
+    };
+    let foreign: Vec<&str> = out.lines().filter(|line| !harness(line)).collect();
+    assert!(foreign.is_empty(), "printed on stdout: {foreign:?}");
+    assert_eq!(err, "", "printed on stderr");
+}
+
+/// Run only as the child of [`the_library_prints_nothing`].
+#[test]
+fn library_calls_in_a_child() {
+    let Some(dir) = std::env::var_os("WASMIG_LIBRARY_CHILD") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    let url = std::env::var("WASMIG_LIBRARY_CHILD_URL").unwrap();
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tokio.block_on(async {
+        let project = Project::load(&dir.join("wasmig.toml"), Some(url.clone())).unwrap();
+        let mut preview = ForwardsMigrationManager::new("auth");
+        preview.preview = true;
+        assert!(preview.run_with(&project, &Silent).await.success());
+        let run = ForwardsMigrationManager::new("all").run_with(&project, &Silent).await;
+        assert!(!run.success(), "the last blog migration fails");
+        if url.starts_with("mysql") {
+            // Its DDL committed, so it was left dirty.
+            let reversed = Resolution::Reversed;
+            wasmig::resolve(&project, "blog", "29991231000000", reversed, true, &Silent)
+                .await
+                .unwrap();
+        }
+        CheckMigrationManager::new("all").get_migration_statuses(&project).await.unwrap();
+        let declined = BackwardsMigrationManager::new("auth").run_with(&project, &Silent).await;
+        assert!(matches!(declined.error, Some(Error::Declined)));
+        let mut all = BackwardsMigrationManager::new("all");
+        all.auto_agree = true;
+        assert!(all.run_with(&project, &Silent).await.success());
+        let cleaned = wasmig::clean(&project, "blog", true, &Silent).await.unwrap();
+        assert!(cleaned.removed.is_empty());
+    });
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use wasmig::db::{Access, Connection};
-use wasmig::lock::RunLock;
+use wasmig::Silent;
+use wasmig::backend::{Access, Connection};
 
 use crate::support::{TestProject, block_on, sample_ids, stderr};
 
@@ -17,10 +17,10 @@ fn hold_lock(project: &TestProject, hold: Duration) -> std::thread::JoinHandle<(
     let holder = std::thread::spawn(move || {
         block_on(async move {
             let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
-            let lock = RunLock::acquire(&mut conn, &url, Duration::from_secs(5)).await.unwrap();
+            wasmig::lock::acquire(&mut conn, Duration::from_secs(5), &Silent).await.unwrap();
             taken.send(()).unwrap();
             tokio::time::sleep(hold).await;
-            drop(lock);
+            // Closing the connection releases the lock.
             conn.close().await;
         })
     });

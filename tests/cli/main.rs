@@ -14,6 +14,7 @@ mod failures;
 mod forwards;
 mod fuzz;
 mod hostile;
+mod json;
 mod library;
 mod lock;
 mod new;

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 use wasmig::Value;
-use wasmig::db::{Access, Connection};
+use wasmig::backend::{Access, Connection};
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -2,7 +2,7 @@
 //! kind, bound as a parameter, stored, read back, and used to filter.
 
 use wasmig::Value;
-use wasmig::db::{Access, Connection};
+use wasmig::backend::{Access, Connection};
 
 use crate::support::{Backend, TestProject, backend, block_on};
 

@@ -1,12 +1,15 @@
 //! `wasmig backwards`: reverse applied migrations, newest-applied first.
 
-use std::process::ExitCode;
-
-use super::{MigrationResult, Project, confirm, refuse_dirty, summary};
+use super::{
+    MigrationResult, Project, Question, confirm, into_result, refuse_dirty, report, run_steps,
+};
+use crate::backend::Connection;
+use crate::config::App;
 use crate::error::{Error, Result};
+use crate::executor::Step;
 use crate::ledger;
-use crate::plan::{self, Target};
-use crate::runtime::{Direction, LoadedMigration};
+use crate::plan::{self, Direction, Target};
+use crate::report::{Event, Hooks, Mode, RunReport, Silent};
 use crate::source;
 
 /// Reverses applied migrations of an app, or of every app.
@@ -21,14 +24,8 @@ pub struct BackwardsMigrationManager {
     pub auto_agree: bool,
     /// Delete each reversed migration's component file once its reversal is committed.
     pub clean: bool,
-    /// Print the SQL of each `backwards` instead of running it.
+    /// Report the SQL of each `backwards` instead of running it.
     pub preview: bool,
-}
-
-/// The migrations of one app to reverse, newest-applied first.
-struct AppReversal {
-    app: String,
-    migrations: Vec<LoadedMigration>,
 }
 
 impl BackwardsMigrationManager {
@@ -43,34 +40,60 @@ impl BackwardsMigrationManager {
         }
     }
 
-    /// Runs it; failures come back as an unsuccessful result.
+    /// Runs it without hooks (so it proceeds only with `auto_agree`); failures come back
+    /// as an unsuccessful result.
     pub async fn run(&self, project: &Project) -> MigrationResult {
-        self.run_migrations_backwards(project).await.into()
+        MigrationResult::from(&self.run_with(project, &Silent).await)
     }
 
-    /// Runs it; failures come back as errors.
+    /// Runs it without hooks; failures come back as errors.
     pub async fn run_migrations_backwards(&self, project: &Project) -> Result<String> {
-        let all_apps = self.app_name == "all";
-        let mut apps = project.settings.select(&self.app_name)?;
-        apps.reverse();
-        let target_text =
-            self.migration_id.as_deref().unwrap_or(if all_apps { "all" } else { "1" });
-        if all_apps && target_text != "all" {
-            return Err(Error::Usage(format!(
-                "backwards all reverses every applied migration of every app: use `all`, not `{target_text}`"
-            )));
-        }
-        let target = Target::parse(target_text)
-            .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
-        let (mut conn, _lock) = project.connect_to_run(self.preview).await?;
+        into_result(self.run_with(project, &Silent).await)
+    }
 
-        // Plan, find and load every migration in range before changing anything.
-        let mut reversals = Vec::new();
+    /// Runs it, telling `hooks` what happens and asking them to confirm; the report says
+    /// what each migration did and, if the run failed, why.
+    pub async fn run_with(&self, project: &Project, hooks: &dyn Hooks) -> RunReport {
+        let mode = if self.preview { Mode::Preview } else { Mode::Live };
+        report(mode, async |report| {
+            let all_apps = self.app_name == "all";
+            let mut apps = project.settings.select(&self.app_name)?;
+            apps.reverse();
+            let target_text =
+                self.migration_id.as_deref().unwrap_or(if all_apps { "all" } else { "1" });
+            if all_apps && target_text != "all" {
+                return Err(Error::Usage(format!(
+                    "backwards all reverses every applied migration of every app: use `all`, not `{target_text}`"
+                )));
+            }
+            let target = Target::parse(target_text)
+                .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
+            run_steps(project, hooks, report, "no migrations to reverse", async |conn, report| {
+                self.plan(project, hooks, conn, report, &apps, &target).await
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Plans each app, finds and loads every migration in range, and asks, before
+    /// anything changes.
+    async fn plan(
+        &self,
+        project: &Project,
+        hooks: &dyn Hooks,
+        conn: &mut Connection,
+        report: &mut RunReport,
+        apps: &[&App],
+        target: &Target,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let mut per_app = Vec::new();
         for app in apps {
-            let applied = ledger::applied(&mut conn, &app.name).await?;
+            let applied = ledger::applied(conn, &app.name).await?;
             refuse_dirty(&app.name, &applied)?;
             let ids: Vec<_> = applied.iter().map(|row| row.migration_id.clone()).collect();
-            let to_reverse = plan::backwards(&ids, &target)
+            let to_reverse = plan::backwards(&ids, target)
                 .map_err(|source| Error::Plan { app: app.name.clone(), source })?;
             if to_reverse.is_empty() {
                 continue;
@@ -89,68 +112,39 @@ impl BackwardsMigrationManager {
             for migration in &migrations {
                 let row = applied.iter().find(|row| row.migration_id == migration.id);
                 if row.is_some_and(|row| row.checksum != migration.checksum) {
-                    eprintln!(
-                        "warning: app {} migration {}: the component changed since it was applied",
+                    let warning = format!(
+                        "app {} migration {}: the component changed since it was applied",
                         migration.app, migration.id
                     );
+                    hooks.event(Event::Warning(&warning));
+                    report.warnings.push(warning);
                 }
             }
-            reversals.push(AppReversal { app: app.name.clone(), migrations });
+            per_app.push((app.name.clone(), migrations.len()));
+            steps.extend(migrations.into_iter().map(|migration| Step {
+                migration,
+                direction: Direction::Backwards,
+                delete_file: self.clean,
+            }));
         }
-        let total: usize = reversals.iter().map(|r| r.migrations.len()).sum();
-        if total == 0 {
-            conn.close().await;
-            return Ok("no migrations to reverse".into());
+        if !steps.is_empty() && !self.preview {
+            confirm(hooks, self.auto_agree, question(&per_app, steps.len()))?;
         }
-
-        if self.preview {
-            for migration in reversals.iter().flat_map(|r| &r.migrations) {
-                let (back, result) =
-                    project.run_preview(conn, migration, Direction::Backwards).await;
-                conn = back;
-                result?;
-            }
-            conn.close().await;
-            return Ok(String::new());
-        }
-
-        if !self.auto_agree && !confirm(&question(&reversals, total)) {
-            conn.close().await;
-            return Err(Error::Declined);
-        }
-
-        let mut done: Vec<&LoadedMigration> = Vec::new();
-        for migration in reversals.iter().flat_map(|r| &r.migrations) {
-            let (back, result) = project.run_live(conn, migration, Direction::Backwards).await;
-            conn = back;
-            if let Err(e) = result {
-                conn.close().await;
-                return Err(Error::Migration {
-                    message: format!("{e}\ncompleted before the failure: {}", summary(done)),
-                });
-            }
-            eprintln!("reversed {} {}: {}", migration.app, migration.id, migration.description);
-            if self.clean {
-                std::fs::remove_file(&migration.path).map_err(|e| Error::io(&migration.path, e))?;
-                eprintln!("deleted {}", migration.path.display());
-            }
-            done.push(migration);
-        }
-        conn.close().await;
-        Ok(format!("reversed {total} migration(s)"))
+        Ok(steps)
     }
 }
 
 /// `Reverse N migration(s) of APP?`, or for several apps the total and each app's count.
-fn question(reversals: &[AppReversal], total: usize) -> String {
-    match reversals {
-        [one] => format!("Reverse {total} migration(s) of {}?", one.app),
+fn question(per_app: &[(String, usize)], total: usize) -> Question {
+    let prompt = match per_app {
+        [(app, _)] => format!("Reverse {total} migration(s) of {app}?"),
         several => {
             let apps: Vec<String> =
-                several.iter().map(|r| format!("{}: {}", r.app, r.migrations.len())).collect();
+                several.iter().map(|(app, count)| format!("{app}: {count}")).collect();
             format!("Reverse {total} migration(s) of {} apps ({})?", several.len(), apps.join(", "))
         }
-    }
+    };
+    Question { prompt, details: Vec::new() }
 }
 
 /// Reverses migrations as [`BackwardsMigrationManager`] does.
@@ -171,17 +165,4 @@ pub async fn run_backwards(
     }
     .run(project)
     .await
-}
-
-/// The `wasmig backwards` command: reports on stderr; exit status 1 on failure or when
-/// declined.
-pub async fn backwards(
-    project: &Project,
-    app_name: &str,
-    migration_id: Option<&str>,
-    auto_agree: bool,
-    clean: bool,
-    preview: bool,
-) -> ExitCode {
-    run_backwards(project, app_name, migration_id, auto_agree, clean, preview).await.report()
 }

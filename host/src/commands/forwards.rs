@@ -1,12 +1,15 @@
 //! `wasmig forwards`: apply pending migrations.
 
-use std::process::ExitCode;
-
-use super::{MigrationResult, Project, confirm, record, refuse_dirty, summary};
+use super::{
+    MigrationResult, Project, Question, confirm, into_result, refuse_dirty, report, run_steps,
+};
+use crate::backend::Connection;
+use crate::config::App;
 use crate::error::{Error, Result};
+use crate::executor::Step;
 use crate::ledger;
-use crate::plan::{self, Target};
-use crate::runtime::{Direction, LoadedMigration};
+use crate::plan::{self, Direction, Target};
+use crate::report::{Hooks, Mode, RunReport, Silent};
 use crate::source;
 
 /// Applies the pending migrations of an app, or of every app.
@@ -18,7 +21,7 @@ pub struct ForwardsMigrationManager {
     pub migration_id: String,
     /// Record the migrations as applied without running them.
     pub fake: bool,
-    /// Print the SQL instead of running it.
+    /// Report the SQL instead of running it.
     pub preview: bool,
     /// Do not ask before faking more than one migration.
     pub auto_agree: bool,
@@ -36,102 +39,84 @@ impl ForwardsMigrationManager {
         }
     }
 
-    /// Runs it; failures come back as an unsuccessful result.
+    /// Runs it without hooks (a question is declined); failures come back as an
+    /// unsuccessful result.
     pub async fn run(&self, project: &Project) -> MigrationResult {
-        self.run_migrations(project).await.into()
+        MigrationResult::from(&self.run_with(project, &Silent).await)
     }
 
-    /// Runs it; failures come back as errors.
+    /// Runs it without hooks; failures come back as errors.
     pub async fn run_migrations(&self, project: &Project) -> Result<String> {
-        let apps = project.settings.select(&self.app_name)?;
-        if self.app_name == "all" && self.migration_id != "all" {
-            return Err(Error::Usage(format!(
-                "forwards all applies every pending migration: a MIGRATION_ID (`{}`) needs a single app",
-                self.migration_id
-            )));
-        }
-        let target = Target::parse(&self.migration_id)
-            .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
-        let (mut conn, _lock) = project.connect_to_run(self.preview).await?;
+        into_result(self.run_with(project, &Silent).await)
+    }
 
-        // Plan and load everything before changing anything.
-        let mut selected: Vec<LoadedMigration> = Vec::new();
-        let mut notes = Vec::new();
+    /// Runs it, telling `hooks` what happens and asking them to confirm; the report says
+    /// what each migration did and, if the run failed, why.
+    pub async fn run_with(&self, project: &Project, hooks: &dyn Hooks) -> RunReport {
+        let mode = if self.preview {
+            Mode::Preview
+        } else if self.fake {
+            Mode::Fake
+        } else {
+            Mode::Live
+        };
+        report(mode, async |report| {
+            let apps = project.settings.select(&self.app_name)?;
+            if self.app_name == "all" && self.migration_id != "all" {
+                return Err(Error::Usage(format!(
+                    "forwards all applies every pending migration: a MIGRATION_ID (`{}`) needs a single app",
+                    self.migration_id
+                )));
+            }
+            let target = Target::parse(&self.migration_id)
+                .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
+            run_steps(project, hooks, report, "no migrations to run", async |conn, report| {
+                self.plan(project, hooks, conn, report, &apps, &target).await
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Plans each app and loads what is to run, before anything changes.
+    async fn plan(
+        &self,
+        project: &Project,
+        hooks: &dyn Hooks,
+        conn: &mut Connection,
+        report: &mut RunReport,
+        apps: &[&App],
+        target: &Target,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
         for app in apps {
             let files = source::discover(app)?;
-            let rows = ledger::applied(&mut conn, &app.name).await?;
+            let rows = ledger::applied(conn, &app.name).await?;
             refuse_dirty(&app.name, &rows)?;
             let applied: Vec<_> = rows.into_iter().map(|row| row.migration_id).collect();
             let ids: Vec<_> = files.iter().map(|f| f.id.clone()).collect();
-            let plan = plan::forwards(&ids, &applied, &target)
+            let plan = plan::forwards(&ids, &applied, target)
                 .map_err(|source| Error::Plan { app: app.name.clone(), source })?;
             match plan {
                 plan::Forwards::AlreadyApplied(id) => {
-                    notes.push(format!("app {}: migration {id} has already run", app.name));
+                    report.notes.push(format!("app {}: migration {id} has already run", app.name));
                 }
                 plan::Forwards::Apply(to_apply) => {
                     let files = files.iter().filter(|f| to_apply.contains(&f.id));
-                    selected.extend(project.load_all(app, files).await?);
+                    let loaded = project.load_all(app, files).await?;
+                    steps.extend(loaded.into_iter().map(|migration| Step {
+                        migration,
+                        direction: Direction::Forwards,
+                        delete_file: false,
+                    }));
                 }
             }
         }
-        if selected.is_empty() {
-            conn.close().await;
-            notes.push("no migrations to run".into());
-            return Ok(notes.join("\n"));
+        if self.fake && steps.len() > 1 {
+            let prompt = format!("Fake {} migration(s) of {}?", steps.len(), self.app_name);
+            confirm(hooks, self.auto_agree, Question { prompt, details: Vec::new() })?;
         }
-
-        if self.preview {
-            for migration in &selected {
-                let (back, result) =
-                    project.run_preview(conn, migration, Direction::Forwards).await;
-                conn = back;
-                result?;
-            }
-            conn.close().await;
-            return Ok(String::new());
-        }
-
-        if self.fake {
-            if selected.len() > 1
-                && !self.auto_agree
-                && !confirm(&format!("Fake {} migration(s) of {}?", selected.len(), self.app_name))
-            {
-                return Err(Error::Declined);
-            }
-            ledger::ensure(&mut conn).await?;
-            for migration in &selected {
-                record(&mut conn, migration, false).await?;
-                eprintln!("faked {} {}: {}", migration.app, migration.id, migration.description);
-            }
-            conn.close().await;
-            return Ok(format!(
-                "recorded {} migration(s) as applied without running them",
-                selected.len()
-            ));
-        }
-
-        ledger::ensure(&mut conn).await?;
-        for (done, migration) in selected.iter().enumerate() {
-            let (back, result) = project.run_live(conn, migration, Direction::Forwards).await;
-            conn = back;
-            if let Err(e) = result {
-                conn.close().await;
-                return Err(Error::Migration {
-                    message: format!(
-                        "{e}\ncompleted before the failure: {}",
-                        summary(&selected[..done])
-                    ),
-                });
-            }
-            let note = if migration.transactional { "" } else { " (non-transactional)" };
-            eprintln!(
-                "applied {} {}: {}{note}",
-                migration.app, migration.id, migration.description
-            );
-        }
-        conn.close().await;
-        Ok(format!("applied {} migration(s)", selected.len()))
+        Ok(steps)
     }
 }
 
@@ -153,16 +138,4 @@ pub async fn run_forwards(
     }
     .run(project)
     .await
-}
-
-/// The `wasmig forwards` command: reports on stderr; exit status 1 on failure.
-pub async fn forwards(
-    project: &Project,
-    app_name: &str,
-    migration_id: &str,
-    fake: bool,
-    preview: bool,
-    auto_agree: bool,
-) -> ExitCode {
-    run_forwards(project, app_name, migration_id, fake, preview, auto_agree).await.report()
 }

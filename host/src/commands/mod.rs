@@ -1,5 +1,6 @@
 //! The commands: orchestration only. Deciding is in [`crate::plan`], running in
-//! [`crate::runtime`], bookkeeping in [`crate::ledger`].
+//! [`crate::executor`], bookkeeping in [`crate::ledger`]. Each command returns a report;
+//! none prints.
 
 mod backwards;
 mod check;
@@ -8,24 +9,25 @@ mod forwards;
 mod new;
 mod resolve;
 
-use std::io::{BufRead, Write};
 use std::path::Path;
 
-pub use backwards::{BackwardsMigrationManager, backwards, run_backwards};
-pub use check::{CheckMigrationManager, MigrationStatus, OutputFormat, check};
-pub use clean::clean;
-pub use forwards::{ForwardsMigrationManager, forwards, run_forwards};
-pub use new::new_migration;
-pub use resolve::{Resolution, resolve};
+use futures::{StreamExt, TryStreamExt};
 
-use crate::bindings::wasmig::migration::types::{Context, Dialect};
-use crate::capture::{Capture, DatabaseHandle};
+pub use backwards::{BackwardsMigrationManager, run_backwards};
+pub use check::{CheckMigrationManager, CheckReport, MigrationStatus};
+pub use clean::{CleanReport, RemovedRow, clean};
+pub use forwards::{ForwardsMigrationManager, run_forwards};
+pub use new::{NewReport, new_migration};
+pub use resolve::{Resolution, ResolveReport, resolve};
+
+use crate::backend::{Access, Connection};
 use crate::config::{App, Settings};
-use crate::db::{Access, Connection};
 use crate::error::{Error, Result};
-use crate::ledger::{self, LedgerRow};
-use crate::lock::RunLock;
-use crate::runtime::{Direction, LoadedMigration, Runtime};
+use crate::executor::{Executor, Step};
+use crate::ledger::LedgerRow;
+use crate::lock;
+use crate::report::{Hooks, Mode, Question, RunReport};
+use crate::runtime::{LoadedMigration, Runtime};
 use crate::source::MigrationFile;
 
 /// A loaded project: its settings and the runtime its migrations run in.
@@ -51,154 +53,74 @@ impl Project {
         Connection::open(&self.settings.database_url, access).await
     }
 
-    /// Connects to change the database (taking the run lock) or, for a preview, to read it.
-    async fn connect_to_run(&self, preview: bool) -> Result<(Connection, Option<RunLock>)> {
+    /// Connects to change the database, taking the run lock, or, for a preview, to read it.
+    async fn connect_to_run(&self, preview: bool, hooks: &dyn Hooks) -> Result<Connection> {
         if preview {
-            return Ok((self.connect(Access::ReadOnly).await?, None));
+            return self.connect(Access::ReadOnly).await;
         }
         let mut conn = self.connect(Access::ReadWrite).await?;
-        let lock =
-            RunLock::acquire(&mut conn, &self.settings.database_url, self.settings.lock_timeout)
-                .await?;
-        Ok((conn, Some(lock)))
+        if let Err(e) = lock::acquire(&mut conn, self.settings.lock_timeout, hooks).await {
+            conn.close().await;
+            return Err(e);
+        }
+        Ok(conn)
     }
 
-    /// Loads the components of `files` (all of them, before anything runs).
+    /// Loads the components of `files`, in order, compiling several at once: all of them
+    /// are loaded and validated before anything runs.
     async fn load_all<'f>(
         &self,
         app: &App,
         files: impl IntoIterator<Item = &'f MigrationFile>,
     ) -> Result<Vec<LoadedMigration>> {
-        let mut loaded = Vec::new();
-        for file in files {
-            loaded.push(self.runtime.load(&app.name, file).await?);
-        }
-        Ok(loaded)
-    }
-
-    fn context(&self, migration: &LoadedMigration, conn: &Connection, preview: bool) -> Context {
-        Context {
-            app_name: migration.app.clone(),
-            migration_id: migration.id.to_string(),
-            dialect: conn.dialect(),
-            preview,
-        }
-    }
-
-    /// Runs `migration` for real. Its statements and its ledger change commit together in
-    /// one transaction. Where that cannot be all-or-nothing (a non-transactional migration,
-    /// or MySQL, whose DDL commits implicitly) the ledger row is marked dirty before the
-    /// migration starts and made clean only when it succeeded, so a failure or a kill
-    /// leaves a dirty row that blocks further runs until someone resolves it.
-    async fn run_live(
-        &self,
-        mut conn: Connection,
-        migration: &LoadedMigration,
-        direction: Direction,
-    ) -> (Connection, Result<()>) {
-        let what = format!("{} {} {}", migration.app, migration.id, direction.name());
-        let (app, id) = (&migration.app, &migration.id);
-        let atomic = migration.transactional && conn.dialect() != Dialect::Mysql;
-        if !atomic {
-            let marked = match direction {
-                Direction::Forwards => record(&mut conn, migration, true).await,
-                Direction::Backwards => ledger::set_dirty(&mut conn, app, id, true).await,
-            };
-            if let Err(e) = marked {
-                return (conn, Err(e));
-            }
-        }
-        if migration.transactional
-            && let Err(e) = conn.begin().await
-        {
-            return (conn, Err(Error::database(format!("{what}: cannot begin a transaction"), e)));
-        }
-        let context = self.context(migration, &conn, false);
-        let handle = DatabaseHandle::Live { conn, in_transaction: migration.transactional };
-        let outcome = self.runtime.call(migration, direction, context, Capture::new(handle)).await;
-        print_log(migration, &outcome.log);
-        let Some(mut conn) = outcome.capture.into_connection() else {
-            unreachable!("a live call always hands its connection back")
-        };
-        let result = match outcome.result {
-            Ok(()) => match direction {
-                Direction::Forwards if atomic => record(&mut conn, migration, false).await,
-                Direction::Forwards => ledger::set_dirty(&mut conn, app, id, false).await,
-                Direction::Backwards => ledger::remove(&mut conn, app, id).await,
-            },
-            Err(message) => Err(Error::Migration { message: format!("{what} failed: {message}") }),
-        };
-        let result = if migration.transactional {
-            match result {
-                Ok(()) => conn
-                    .commit()
-                    .await
-                    .map_err(|e| Error::database(format!("{what}: cannot commit"), e)),
-                Err(e) => match conn.rollback().await {
-                    Ok(()) => Err(Error::Migration { message: format!("{e}; rolled back") }),
-                    Err(r) => Err(Error::Migration {
-                        message: format!("{e}; rollback failed too: {}", r.message),
-                    }),
-                },
-            }
-        } else {
-            result
-        };
-        let result = match result {
-            Err(e) if !atomic => Err(Error::Migration {
-                message: format!(
-                    "{e}; changes it made could not all be rolled back, so it is marked dirty \
-                     (see `wasmig check`; repair by hand, then `wasmig resolve {app} {id} --applied` or `--reversed`)"
-                ),
-            }),
-            other => other,
-        };
-        (conn, result)
-    }
-
-    /// Runs `migration` against a recording handle and prints its SQL to stdout.
-    async fn run_preview(
-        &self,
-        mut conn: Connection,
-        migration: &LoadedMigration,
-        direction: Direction,
-    ) -> (Connection, Result<()>) {
-        let what = format!("{} {} {}", migration.app, migration.id, direction.name());
-        if let Err(e) = conn.begin_read_only().await {
-            return (
-                conn,
-                Err(Error::database(format!("{what}: cannot begin a read-only transaction"), e)),
-            );
-        }
-        let context = self.context(migration, &conn, true);
-        let outcome = self
-            .runtime
-            .call(migration, direction, context, Capture::new(DatabaseHandle::Recording(conn)))
-            .await;
-        print_log(migration, &outcome.log);
-        let statements = outcome.capture.statements;
-        let Some(mut conn) = outcome.capture.handle.into_connection() else {
-            unreachable!("a recording call always hands its connection back")
-        };
-        let _ = conn.rollback().await;
-        if let Err(message) = outcome.result {
-            return (conn, Err(Error::Migration { message: format!("{what} failed: {message}") }));
-        }
-        let mut out = std::io::stdout().lock();
-        let mut script = format!("-- {what}: {}\n", migration.description);
-        for statement in statements {
-            script.push_str(statement.trim_end_matches(';'));
-            script.push_str(";\n");
-        }
-        let result = out.write_all(script.as_bytes()).and_then(|()| out.flush());
-        (conn, result.map_err(|e| Error::io("<stdout>", e)))
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+        futures::stream::iter(files)
+            .map(|file| self.runtime.load(&app.name, file))
+            .buffered(parallel)
+            .try_collect()
+            .await
     }
 }
 
-/// Writes the ledger row of `migration`.
-async fn record(conn: &mut Connection, migration: &LoadedMigration, dirty: bool) -> Result<()> {
-    let LoadedMigration { app, id, description, checksum, .. } = migration;
-    ledger::record(conn, app, id, description, checksum, dirty).await
+/// The pipeline both directions share: connect (taking the run lock unless previewing),
+/// plan and load with `plan` before anything changes, then run the steps in one executor.
+async fn run_steps(
+    project: &Project,
+    hooks: &dyn Hooks,
+    report: &mut RunReport,
+    nothing_to_do: &str,
+    plan: impl AsyncFnOnce(&mut Connection, &mut RunReport) -> Result<Vec<Step>>,
+) -> Result<()> {
+    let mut conn = project.connect_to_run(report.mode == Mode::Preview, hooks).await?;
+    let steps = match plan(&mut conn, report).await {
+        Ok(steps) => steps,
+        Err(e) => {
+            conn.close().await;
+            return Err(e);
+        }
+    };
+    if steps.is_empty() {
+        report.notes.push(nothing_to_do.to_string());
+    } else {
+        conn = Executor::new(&project.runtime, hooks, report.mode, conn).run(&steps, report).await;
+    }
+    conn.close().await;
+    Ok(())
+}
+
+/// A report in `mode` of what `run` did, its error included.
+async fn report(mode: Mode, run: impl AsyncFnOnce(&mut RunReport) -> Result<()>) -> RunReport {
+    let mut report = RunReport { mode, ..RunReport::default() };
+    if let Err(e) = run(&mut report).await {
+        report.error = Some(e);
+    }
+    report
+}
+
+/// A report's summary, or its error.
+fn into_result(report: RunReport) -> Result<String> {
+    let summary = report.summary();
+    report.error.map_or(Ok(summary), Err)
 }
 
 /// Fails if any of `rows` is dirty: an earlier run left that migration part-applied.
@@ -209,32 +131,9 @@ fn refuse_dirty(app: &str, rows: &[LedgerRow]) -> Result<()> {
     }
 }
 
-/// Shows what a migration wrote to stdout/stderr, prefixed with its app and ID.
-fn print_log(migration: &LoadedMigration, (text, dropped): &(String, u64)) {
-    for line in text.lines() {
-        eprintln!("  [{} {}] {line}", migration.app, migration.id);
-    }
-    if *dropped > 0 {
-        eprintln!(
-            "  [{} {}] ... {dropped} more bytes of output not shown",
-            migration.app, migration.id
-        );
-    }
-}
-
-/// Asks `question` on stderr; only `y` or `yes` (any case) agrees. Empty input, end of
-/// input or anything else declines.
-pub fn confirm(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    match std::io::stdin().lock().read_line(&mut answer) {
-        Ok(0) | Err(_) => {
-            eprintln!();
-            false
-        }
-        Ok(_) => matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
-    }
+/// Asks `hooks` unless `auto_agree`; a no is [`Error::Declined`].
+fn confirm(hooks: &dyn Hooks, auto_agree: bool, question: Question) -> Result<()> {
+    if auto_agree || hooks.confirm(&question) { Ok(()) } else { Err(Error::Declined) }
 }
 
 /// The outcome of a library call, for callers that want a value rather than an error.
@@ -255,23 +154,8 @@ impl From<Result<String>> for MigrationResult {
     }
 }
 
-impl MigrationResult {
-    /// Prints the message (errors as `error: ...`) to stderr and gives the exit status.
-    pub fn report(&self) -> std::process::ExitCode {
-        if self.success {
-            if !self.message.is_empty() {
-                eprintln!("{}", self.message);
-            }
-            std::process::ExitCode::SUCCESS
-        } else {
-            eprintln!("error: {}", self.message);
-            std::process::ExitCode::FAILURE
-        }
+impl From<&RunReport> for MigrationResult {
+    fn from(report: &RunReport) -> Self {
+        MigrationResult { success: report.success(), message: report.summary() }
     }
-}
-
-/// "auth 20240101000000, blog 20240102000000" or "none".
-fn summary<'a>(done: impl IntoIterator<Item = &'a LoadedMigration>) -> String {
-    let list: Vec<String> = done.into_iter().map(|m| format!("{} {}", m.app, m.id)).collect();
-    if list.is_empty() { "none".to_string() } else { list.join(", ") }
 }

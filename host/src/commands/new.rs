@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -9,15 +10,30 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::source::{MigrationId, parse_file_name};
 
+/// What `new` created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewReport {
+    /// The app.
+    pub app_name: String,
+    /// The fresh migration ID.
+    pub migration_id: String,
+    /// The folder of the migration's source crate.
+    pub source: PathBuf,
+    /// The component file the build must produce, where wasmig looks for it.
+    pub component: PathBuf,
+    /// The commands that build the source into the component.
+    pub build_commands: Vec<String>,
+}
+
 /// Creates `<app folder>/<ID>_<slug>/` holding a Rust crate that builds the migration,
 /// with a fresh ID from `now` (UTC, `YYYYMMDDHHMMSS`, later than every existing ID of the
-/// app). Returns what to tell the user.
+/// app).
 pub fn new_migration(
     settings: &Settings,
     app_name: &str,
     name: &str,
     now: OffsetDateTime,
-) -> Result<String> {
+) -> Result<NewReport> {
     let app = settings.app(app_name)?;
     let slug = slugify(name);
     if slug.is_empty() {
@@ -73,16 +89,22 @@ wasmig_guest::export_migration!({type_name}, description = "{description}");
     write_new(&crate_dir.join("src").join("lib.rs"), &lib)?;
 
     let target_dir = in_workspace.unwrap_or_else(|| crate_dir.clone()).join("target");
-    Ok(format!(
-        "created {dir}\nbuild it into the component wasmig runs with:\n  \
-         cargo build --release --target wasm32-wasip2 --manifest-path {manifest}\n  \
-         cp {artefact} {component}",
-        dir = crate_dir.display(),
-        manifest = crate_dir.join("Cargo.toml").display(),
-        artefact =
-            target_dir.join("wasm32-wasip2/release").join(format!("{package}.wasm")).display(),
-        component = app.dir.join(format!("{stem}.wasm")).display(),
-    ))
+    let artefact = target_dir.join("wasm32-wasip2/release").join(format!("{package}.wasm"));
+    let component = app.dir.join(format!("{stem}.wasm"));
+    let build_commands = vec![
+        format!(
+            "cargo build --release --target wasm32-wasip2 --manifest-path {}",
+            crate_dir.join("Cargo.toml").display()
+        ),
+        format!("cp {} {}", artefact.display(), component.display()),
+    ];
+    Ok(NewReport {
+        app_name: app.name.clone(),
+        migration_id: id.to_string(),
+        source: crate_dir,
+        component,
+        build_commands,
+    })
 }
 
 fn write_new(path: &Path, contents: &str) -> Result<()> {

@@ -1,0 +1,412 @@
+//! Database backends. Each file of this module is one backend and holds everything wasmig
+//! knows about it: how to connect, what it can do ([`Capabilities`]), the ledger's DDL, the
+//! run lock, transactions, and typed values both ways. The rest of wasmig talks to a
+//! [`Connection`] and asks it; the guest's [`Dialect`] is only what a migration is told.
+//!
+//! A new backend is a file implementing [`Backend`] plus one line in [`BACKENDS`].
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::{Column, Row, TypeInfo, ValueRef};
+
+pub use crate::bindings::wasmig::migration::types::{Dialect, Rows, Value};
+use crate::error::{Error, Result};
+
+/// Every backend wasmig can connect to, by URL scheme.
+const BACKENDS: [Registration; 3] =
+    [sqlite::REGISTRATION, postgres::REGISTRATION, mysql::REGISTRATION];
+
+/// A backend's entry in [`BACKENDS`].
+struct Registration {
+    /// URL schemes it answers to, without the colon.
+    schemes: &'static [&'static str],
+    /// What its migrations are told.
+    dialect: Dialect,
+    /// Opens a connection.
+    connect: Connect,
+}
+
+type Connect = for<'a> fn(&'a str, Access) -> BoxFuture<'a, Result<Box<dyn Backend>>>;
+
+/// A boxed future, as the connect function of a [`Registration`] returns.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a backend can do, as far as wasmig has to know.
+#[derive(Debug)]
+pub struct Capabilities {
+    /// Whether DDL runs inside a transaction and rolls back with it. Where it does not
+    /// (MySQL commits DDL implicitly), a migration cannot be all-or-nothing, so its ledger
+    /// row is marked dirty while it runs.
+    pub transactional_ddl: bool,
+    /// Whether a failed statement aborts the whole transaction (PostgreSQL). Then each
+    /// guest statement inside a transaction runs in a savepoint, so that a failed one is an
+    /// error value the migration may recover from, as on the other backends.
+    pub statement_savepoints: bool,
+    /// How one wasmig run keeps others out of the database.
+    pub lock: LockKind,
+    /// How SQL text is written for this backend.
+    pub syntax: Syntax,
+    /// Starts a transaction that takes the write lock at once.
+    pub begin: &'static str,
+    /// Starts a transaction that cannot write, for previews.
+    pub begin_read_only: &'static str,
+}
+
+/// The kind of run lock a backend takes. Every kind is released by the server or the
+/// kernel when the process dies, so a killed run never leaves a stale lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// An exclusive lock on a file beside the database.
+    File,
+    /// A session advisory lock.
+    Advisory,
+    /// A named, server-wide lock whose name carries the database.
+    Named,
+}
+
+/// How SQL text is written for a backend: what [`crate::render`] needs to inline
+/// parameters as literals, and what the ledger needs for its placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Syntax {
+    /// How parameters are written.
+    pub placeholders: Placeholders,
+    /// Whether `$$...$$` and `$tag$...$tag$` quote strings.
+    pub dollar_quotes: bool,
+    /// Whether a backslash escapes the next character inside a string literal.
+    pub backslash_escapes: bool,
+    /// How a blob is written as a literal.
+    pub blob_literal: BlobLiteral,
+}
+
+/// How parameters are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// `?` by position (`?NNN` and `$NNN` by number are understood too).
+    Question,
+    /// `$1`, `$2`, ... by number only.
+    Dollar,
+}
+
+/// How a blob is written as a literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobLiteral {
+    /// `X'dead'`.
+    Hex,
+    /// `'\xdead'::bytea`.
+    Bytea,
+}
+
+/// The backend's SQL for the ledger table; every statement uses `?` placeholders, which
+/// the ledger rewrites for [`Placeholders::Dollar`].
+#[derive(Debug)]
+pub struct LedgerSql {
+    /// Creates `wasmig_migrations` if it does not exist.
+    pub create: &'static str,
+    /// One row when a table of the given name exists in the current schema.
+    pub exists: &'static str,
+    /// `applied_at` as ISO-8601 UTC text with a `Z`.
+    pub applied_at: &'static str,
+}
+
+/// Whether a connection may change the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Migrations and ledger writes.
+    ReadWrite,
+    /// Preview and check: reading only, and never creating the database.
+    ReadOnly,
+}
+
+/// A failed statement: the database's message, and its code (SQLSTATE or vendor code)
+/// when it gave one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", code.as_ref().map(|code| format!(" (code {code})")).unwrap_or_default())]
+pub struct SqlError {
+    /// The database's message.
+    pub message: String,
+    /// The database's error code.
+    pub code: Option<String>,
+}
+
+impl SqlError {
+    /// An error wasmig raises itself, without a database code.
+    pub fn new(message: impl Into<String>) -> Self {
+        SqlError { message: message.into(), code: None }
+    }
+}
+
+impl From<sqlx::Error> for SqlError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Database(e) => SqlError {
+                message: e.message().to_string(),
+                code: e.code().map(|code| code.into_owned()),
+            },
+            other => SqlError::new(other.to_string()),
+        }
+    }
+}
+
+/// One backend's open connection.
+#[async_trait::async_trait]
+pub trait Backend: Send + fmt::Debug {
+    /// The dialect migrations are told to emit.
+    fn dialect(&self) -> Dialect;
+
+    /// What the backend can do.
+    fn capabilities(&self) -> &'static Capabilities;
+
+    /// The ledger table's SQL.
+    fn ledger_sql(&self) -> &'static LedgerSql;
+
+    /// Runs a statement that returns no rows; gives the number of rows affected. Without
+    /// parameters the statement is sent unprepared, so several may be sent at once.
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError>;
+
+    /// Runs a statement that returns rows.
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError>;
+
+    /// Tries once, without waiting, to take the run lock; true when it is now held. It is
+    /// held until the connection is closed or dropped.
+    async fn try_lock(&mut self) -> Result<bool>;
+
+    /// Closes the connection cleanly.
+    async fn close(self: Box<Self>);
+}
+
+impl Dialect {
+    /// The dialect's name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::Mysql => "mysql",
+        }
+    }
+
+    /// The dialect of a database URL, from its scheme.
+    pub fn from_url(url: &str) -> Result<Self> {
+        registration(url).map(|backend| backend.dialect)
+    }
+}
+
+/// The backend registered for the scheme of `url`.
+fn registration(url: &str) -> Result<&'static Registration> {
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();
+    BACKENDS.iter().find(|backend| backend.schemes.contains(&scheme)).ok_or_else(|| {
+        Error::Usage(format!(
+            "unsupported database URL `{}`: expected a sqlite:, postgres: or mysql: URL",
+            redact(url)
+        ))
+    })
+}
+
+/// A URL with any password replaced, fit for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// An open connection to the target database, through its backend.
+#[derive(Debug)]
+pub struct Connection {
+    backend: Box<dyn Backend>,
+}
+
+impl Connection {
+    /// Opens `url` with the backend its scheme names. With [`Access::ReadOnly`] nothing is
+    /// created: a SQLite file that does not exist yet is an empty database.
+    pub async fn open(url: &str, access: Access) -> Result<Self> {
+        let backend = (registration(url)?.connect)(url, access).await?;
+        Ok(Connection { backend })
+    }
+
+    /// The SQL dialect of this connection, as migrations are told.
+    pub fn dialect(&self) -> Dialect {
+        self.backend.dialect()
+    }
+
+    /// What the backend can do.
+    pub fn capabilities(&self) -> &'static Capabilities {
+        self.backend.capabilities()
+    }
+
+    /// The backend's SQL for the ledger table.
+    pub fn ledger_sql(&self) -> &'static LedgerSql {
+        self.backend.ledger_sql()
+    }
+
+    /// Runs a statement that returns no rows; gives the number of rows affected. Without
+    /// parameters the statement is sent unprepared, so a guest may send several at once.
+    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        self.backend.execute(sql, params).await
+    }
+
+    /// Runs a statement that returns rows.
+    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        self.backend.query(sql, params).await
+    }
+
+    /// Runs a guest's statement. Where a failed statement would abort the transaction
+    /// ([`Capabilities::statement_savepoints`]) it runs in a savepoint, so the migration
+    /// gets its error as a value and may carry on, as on the other backends.
+    pub async fn execute_guest(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        in_transaction: bool,
+    ) -> Result<u64, SqlError> {
+        self.isolated(in_transaction, async |conn| conn.execute(sql, params).await).await
+    }
+
+    /// [`Connection::query`] for a guest, isolated like [`Connection::execute_guest`].
+    pub async fn query_guest(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        in_transaction: bool,
+    ) -> Result<Rows, SqlError> {
+        self.isolated(in_transaction, async |conn| conn.query(sql, params).await).await
+    }
+
+    /// Runs `statement`, in a savepoint when inside a transaction on a backend that needs it.
+    async fn isolated<T>(
+        &mut self,
+        in_transaction: bool,
+        statement: impl AsyncFnOnce(&mut Self) -> Result<T, SqlError>,
+    ) -> Result<T, SqlError> {
+        if !in_transaction || !self.capabilities().statement_savepoints {
+            return statement(self).await;
+        }
+        self.execute("SAVEPOINT wasmig_statement", &[]).await?;
+        let result = statement(self).await;
+        let end = if result.is_ok() {
+            "RELEASE SAVEPOINT wasmig_statement"
+        } else {
+            "ROLLBACK TO SAVEPOINT wasmig_statement"
+        };
+        self.execute(end, &[]).await?;
+        result
+    }
+
+    /// Starts a transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// concurrent writer waits here rather than failing half-way through a migration.
+    pub async fn begin(&mut self) -> Result<(), SqlError> {
+        self.execute(self.capabilities().begin, &[]).await.map(drop)
+    }
+
+    /// Starts a transaction that cannot write, for previews.
+    pub async fn begin_read_only(&mut self) -> Result<(), SqlError> {
+        self.execute(self.capabilities().begin_read_only, &[]).await.map(drop)
+    }
+
+    /// Commits the open transaction.
+    pub async fn commit(&mut self) -> Result<(), SqlError> {
+        self.execute("COMMIT", &[]).await.map(drop)
+    }
+
+    /// Rolls the open transaction back.
+    pub async fn rollback(&mut self) -> Result<(), SqlError> {
+        self.execute("ROLLBACK", &[]).await.map(drop)
+    }
+
+    /// Tries once to take the run lock (see [`crate::lock`]).
+    pub async fn try_lock(&mut self) -> Result<bool> {
+        self.backend.try_lock().await
+    }
+
+    /// Closes the connection cleanly, releasing the run lock if it holds it.
+    pub async fn close(self) {
+        self.backend.close().await;
+    }
+}
+
+/// A query of `sql` with `params` bound by position; `$null` is what a `Value::Null` binds as.
+macro_rules! bind {
+    ($sql:expr, $params:expr, $null:expr) => {
+        $params.iter().fold(sqlx::query(sqlx::AssertSqlSafe($sql.to_string())), |query, param| {
+            match param.clone() {
+                Value::Null => query.bind($null),
+                Value::Integer(v) => query.bind(v),
+                Value::Real(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+                Value::Blob(v) => query.bind(v),
+                Value::Boolean(v) => query.bind(v),
+            }
+        })
+    };
+}
+use bind;
+
+/// A statement sent as text, unprepared: several statements in one string run in turn.
+fn raw(sql: &str) -> sqlx::RawSql {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+}
+
+/// Rows of a backend's driver as WIT rows, each cell converted by `value`.
+fn to_rows<R: Row>(
+    rows: &[R],
+    value: fn(&R, usize) -> Result<Value, SqlError>,
+) -> Result<Rows, SqlError> {
+    let columns = rows
+        .first()
+        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
+        .unwrap_or_default();
+    let rows = rows
+        .iter()
+        .map(|row| (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rows { columns, rows })
+}
+
+/// The type name of a non-null cell, upper case, or `None` for NULL.
+fn cell_type<R: Row>(row: &R, index: usize) -> Result<Option<String>, SqlError>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    let raw = row.try_get_raw(index)?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(raw.type_info().name().to_ascii_uppercase()))
+}
+
+/// The error for a column type a migration cannot receive, with the cast that helps.
+fn unsupported<R: Row>(row: &R, index: usize, type_name: &str, cast: &str) -> SqlError {
+    let column = row.columns().get(index).map(|c| c.name().to_string()).unwrap_or_default();
+    SqlError::new(format!(
+        "column `{column}` has type {type_name}, which a migration cannot receive; cast it in the query ({cast})"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_from_url_scheme() {
+        assert_eq!(Dialect::from_url("sqlite://x.db").unwrap(), Dialect::Sqlite);
+        assert_eq!(Dialect::from_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
+        assert_eq!(Dialect::from_url("postgresql://h/db").unwrap(), Dialect::Postgres);
+        assert_eq!(Dialect::from_url("mariadb://h/db").unwrap(), Dialect::Mysql);
+        let err = Dialect::from_url("oracle://scott:tiger@h/db").unwrap_err().to_string();
+        assert!(err.contains("oracle://scott:***@h/db"), "{err}");
+    }
+
+    #[test]
+    fn sql_errors_show_their_code() {
+        let error = SqlError { message: "boom".into(), code: Some("42P01".into()) };
+        assert_eq!(error.to_string(), "boom (code 42P01)");
+        assert_eq!(SqlError::new("plain").to_string(), "plain");
+    }
+}

@@ -1,0 +1,142 @@
+//! MySQL and MariaDB, through sqlx.
+
+use std::str::FromStr;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
+use sqlx::{Connection as _, Row};
+
+use super::{
+    Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
+    Placeholders, Registration, Rows, SqlError, Syntax, Value, bind, cell_type, raw, to_rows,
+    unsupported,
+};
+use crate::error::{Error, Result};
+
+pub(super) const REGISTRATION: Registration =
+    Registration { schemes: &["mysql", "mariadb"], dialect: Dialect::Mysql, connect };
+
+static CAPABILITIES: Capabilities = Capabilities {
+    // DDL commits implicitly: a migration that changes the schema cannot be rolled back.
+    transactional_ddl: false,
+    statement_savepoints: false,
+    lock: LockKind::Named,
+    syntax: Syntax {
+        placeholders: Placeholders::Question,
+        dollar_quotes: false,
+        backslash_escapes: true,
+        blob_literal: BlobLiteral::Hex,
+    },
+    begin: "START TRANSACTION",
+    begin_read_only: "START TRANSACTION READ ONLY",
+};
+
+static LEDGER: LedgerSql = LedgerSql {
+    create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+        app_name VARCHAR(255) NOT NULL,
+        migration_id VARCHAR(64) NOT NULL,
+        description TEXT NOT NULL,
+        checksum CHAR(64) NOT NULL,
+        applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        dirty BOOLEAN NOT NULL DEFAULT FALSE,
+        UNIQUE (app_name, migration_id)
+    )",
+    exists: "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = ?",
+    // Sessions run with time_zone '+00:00' (see `connect`).
+    applied_at: "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
+};
+
+#[derive(Debug)]
+struct MySql {
+    conn: MySqlConnection,
+}
+
+fn connect(url: &str, _access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
+    Box::pin(async move {
+        let fail = |e: sqlx::Error| {
+            Error::database(format!("cannot connect to {}", super::redact(url)), e.into())
+        };
+        let url = url
+            .strip_prefix("mariadb:")
+            .map_or_else(|| url.to_string(), |rest| format!("mysql:{rest}"));
+        // UTC sessions: the ledger's TIMESTAMP reads back as UTC, and NOW() in a migration
+        // does not depend on the server's zone.
+        let options =
+            MySqlConnectOptions::from_str(&url).map_err(fail)?.timezone(Some("+00:00".into()));
+        let conn = MySqlConnection::connect_with(&options).await.map_err(fail)?;
+        Ok(Box::new(MySql { conn }) as Box<dyn Backend>)
+    })
+}
+
+#[async_trait::async_trait]
+impl Backend for MySql {
+    fn dialect(&self) -> Dialect {
+        Dialect::Mysql
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    fn ledger_sql(&self) -> &'static LedgerSql {
+        &LEDGER
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        let done = if params.is_empty() {
+            raw(sql).execute(&mut self.conn).await?
+        } else {
+            bind!(sql, params, None::<i64>).execute(&mut self.conn).await?
+        };
+        Ok(done.rows_affected())
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        let rows = bind!(sql, params, None::<i64>).fetch_all(&mut self.conn).await?;
+        to_rows(&rows, value)
+    }
+
+    async fn try_lock(&mut self) -> Result<bool> {
+        // Named locks are server-wide: the name carries the database.
+        let rows = self
+            .query("SELECT GET_LOCK(CONCAT('wasmig:', DATABASE()), 0)", &[])
+            .await
+            .map_err(|e| Error::database("cannot take the run lock", e))?;
+        Ok(matches!(
+            rows.rows.first().and_then(|row| row.first()),
+            Some(Value::Boolean(true) | Value::Integer(1))
+        ))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// A MySQL cell as a WIT value; types without a natural value must be cast.
+fn value(row: &MySqlRow, index: usize) -> Result<Value, SqlError> {
+    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
+    Ok(match type_name.as_str() {
+        "BOOLEAN" => Value::Boolean(row.try_get(index)?),
+        "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR" => {
+            Value::Integer(row.try_get_unchecked(index)?)
+        }
+        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+        | "BIGINT UNSIGNED" => {
+            let n: u64 = row.try_get_unchecked(index)?;
+            Value::Integer(i64::try_from(n).map_err(|_| {
+                unsupported(row, index, "BIGINT UNSIGNED above 2^63", "CAST(column AS CHAR)")
+            })?)
+        }
+        "FLOAT" => Value::Real(row.try_get::<f32, _>(index)?.into()),
+        "DOUBLE" => Value::Real(row.try_get(index)?),
+        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+            Value::Blob(row.try_get(index)?)
+        }
+        // Sent as text on the wire.
+        "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET"
+        | "DECIMAL" | "JSON" => Value::Text(row.try_get_unchecked(index)?),
+        other => return Err(unsupported(row, index, other, "e.g. `CAST(column AS CHAR)`")),
+    })
+}

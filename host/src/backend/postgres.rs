@@ -1,0 +1,146 @@
+//! PostgreSQL, through sqlx.
+
+use std::str::FromStr;
+
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgConnectOptions, PgConnection, PgRow, PgTypeInfo, Postgres as Pg,
+};
+use sqlx::{Connection as _, Row};
+
+use super::{
+    Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
+    Placeholders, Registration, Rows, SqlError, Syntax, Value, bind, cell_type, raw, to_rows,
+    unsupported,
+};
+use crate::error::{Error, Result};
+
+pub(super) const REGISTRATION: Registration =
+    Registration { schemes: &["postgres", "postgresql"], dialect: Dialect::Postgres, connect };
+
+/// The advisory lock key: "wasmig" in ASCII. Advisory locks are per database.
+const LOCK_KEY: i64 = 0x7761_736d_6967;
+
+static CAPABILITIES: Capabilities = Capabilities {
+    transactional_ddl: true,
+    // A failed statement aborts the whole transaction.
+    statement_savepoints: true,
+    lock: LockKind::Advisory,
+    syntax: Syntax {
+        placeholders: Placeholders::Dollar,
+        dollar_quotes: true,
+        backslash_escapes: false,
+        blob_literal: BlobLiteral::Bytea,
+    },
+    begin: "BEGIN",
+    begin_read_only: "BEGIN READ ONLY",
+};
+
+static LEDGER: LedgerSql = LedgerSql {
+    create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+        id BIGSERIAL PRIMARY KEY,
+        app_name TEXT NOT NULL,
+        migration_id TEXT NOT NULL,
+        description TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        dirty BOOLEAN NOT NULL DEFAULT FALSE,
+        UNIQUE (app_name, migration_id)
+    )",
+    exists: "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = ?",
+    applied_at: "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+};
+
+#[derive(Debug)]
+struct Postgres {
+    conn: PgConnection,
+}
+
+fn connect(url: &str, _access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
+    Box::pin(async move {
+        let fail = |e: sqlx::Error| {
+            Error::database(format!("cannot connect to {}", super::redact(url)), e.into())
+        };
+        let options = PgConnectOptions::from_str(url).map_err(fail)?.application_name("wasmig");
+        let conn = PgConnection::connect_with(&options).await.map_err(fail)?;
+        Ok(Box::new(Postgres { conn }) as Box<dyn Backend>)
+    })
+}
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    fn ledger_sql(&self) -> &'static LedgerSql {
+        &LEDGER
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        let done = if params.is_empty() {
+            raw(sql).execute(&mut self.conn).await?
+        } else {
+            bind!(sql, params, UntypedNull).execute(&mut self.conn).await?
+        };
+        Ok(done.rows_affected())
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        let rows = bind!(sql, params, UntypedNull).fetch_all(&mut self.conn).await?;
+        to_rows(&rows, value)
+    }
+
+    async fn try_lock(&mut self) -> Result<bool> {
+        let rows = self
+            .query("SELECT pg_try_advisory_lock($1)", &[Value::Integer(LOCK_KEY)])
+            .await
+            .map_err(|e| Error::database("cannot take the run lock", e))?;
+        Ok(matches!(rows.rows.first().and_then(|row| row.first()), Some(Value::Boolean(true))))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// A NULL parameter without a type (OID 0), so the server infers the type from where it
+/// is used: a typed NULL such as `int8` could not go into a `bytea` column.
+struct UntypedNull;
+
+impl sqlx::Type<Pg> for UntypedNull {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(Oid(0))
+    }
+}
+
+impl sqlx::Encode<'_, Pg> for UntypedNull {
+    fn encode_by_ref(&self, _: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        Ok(IsNull::Yes)
+    }
+}
+
+/// A PostgreSQL cell as a WIT value; types without a natural value must be cast.
+fn value(row: &PgRow, index: usize) -> Result<Value, SqlError> {
+    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
+    Ok(match type_name.as_str() {
+        "INT2" => Value::Integer(row.try_get::<i16, _>(index)?.into()),
+        "INT4" => Value::Integer(row.try_get::<i32, _>(index)?.into()),
+        "INT8" => Value::Integer(row.try_get(index)?),
+        "FLOAT4" => Value::Real(row.try_get::<f32, _>(index)?.into()),
+        "FLOAT8" => Value::Real(row.try_get(index)?),
+        "BOOL" => Value::Boolean(row.try_get(index)?),
+        "BYTEA" => Value::Blob(row.try_get(index)?),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "UNKNOWN" | "CITEXT" => {
+            Value::Text(row.try_get(index)?)
+        }
+        other => return Err(unsupported(row, index, other, "e.g. `column::text`")),
+    })
+}

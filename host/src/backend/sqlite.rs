@@ -1,0 +1,245 @@
+//! SQLite, embedded through sqlx: wasmig's default backend.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::{Connection as _, Row};
+
+use super::{
+    Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
+    Placeholders, Registration, Rows, SqlError, Syntax, Value, bind, cell_type, raw, to_rows,
+};
+use crate::error::{Error, Result};
+
+pub(super) const REGISTRATION: Registration =
+    Registration { schemes: &["sqlite"], dialect: Dialect::Sqlite, connect };
+
+/// How long SQLite waits for another writer before giving up on a statement.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+static CAPABILITIES: Capabilities = Capabilities {
+    transactional_ddl: true,
+    statement_savepoints: false,
+    lock: LockKind::File,
+    syntax: Syntax {
+        placeholders: Placeholders::Question,
+        dollar_quotes: false,
+        backslash_escapes: false,
+        blob_literal: BlobLiteral::Hex,
+    },
+    begin: "BEGIN IMMEDIATE",
+    begin_read_only: "BEGIN DEFERRED",
+};
+
+static LEDGER: LedgerSql = LedgerSql {
+    create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_name TEXT NOT NULL,
+        migration_id TEXT NOT NULL,
+        description TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        dirty INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (app_name, migration_id)
+    )",
+    exists: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+    applied_at: "applied_at",
+};
+
+/// A connection to a SQLite file (or in-memory database).
+#[derive(Debug)]
+struct Sqlite {
+    conn: SqliteConnection,
+    /// `<database file>.lock`, or `None` for an in-memory database nobody else can see.
+    lock_path: Option<PathBuf>,
+    /// The lock file while the run lock is held; the kernel releases it if the process dies.
+    lock: Option<File>,
+}
+
+fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
+    Box::pin(async move {
+        let fail = |e: sqlx::Error| {
+            Error::database(format!("cannot connect to {}", super::redact(url)), e.into())
+        };
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(fail)?
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let lock_path = lock_path(url, &options);
+        if access == Access::ReadOnly {
+            if !options.get_filename().exists() {
+                options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(fail)?;
+            }
+            // `query_only` rather than a read-only open: after a run was killed
+            // mid-transaction, the first reader must roll the leftover journal back, which
+            // a read-only connection cannot do. Statements still cannot write.
+            options = options.pragma("query_only", "ON");
+        } else {
+            options = options.create_if_missing(true);
+        }
+        let conn = SqliteConnection::connect_with(&options).await.map_err(fail)?;
+        Ok(Box::new(Sqlite { conn, lock_path, lock: None }) as Box<dyn Backend>)
+    })
+}
+
+/// `<database file>.lock`, or `None` for an in-memory database.
+fn lock_path(url: &str, options: &SqliteConnectOptions) -> Option<PathBuf> {
+    let path = options.get_filename();
+    if path.as_os_str().is_empty()
+        || path.to_string_lossy().starts_with(':')
+        || url.contains("mode=memory")
+    {
+        return None;
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    Some(PathBuf::from(name))
+}
+
+#[async_trait::async_trait]
+impl Backend for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    fn ledger_sql(&self) -> &'static LedgerSql {
+        &LEDGER
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        let done = if params.is_empty() {
+            raw(sql).execute(&mut self.conn).await?
+        } else {
+            bind!(sql, params, None::<i64>).execute(&mut self.conn).await?
+        };
+        Ok(done.rows_affected())
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        let rows = bind!(sql, params, None::<i64>).fetch_all(&mut self.conn).await?;
+        to_rows(&rows, value)
+    }
+
+    async fn try_lock(&mut self) -> Result<bool> {
+        let Some(path) = &self.lock_path else { return Ok(true) };
+        if self.lock.is_some() {
+            return Ok(true);
+        }
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.lock = Some(file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+        }
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// A SQLite cell as a WIT value, by its declared (or stored) type.
+fn value(row: &SqliteRow, index: usize) -> Result<Value, SqlError> {
+    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
+    Ok(match type_name.as_str() {
+        "INTEGER" | "INT8" | "BIGINT" => Value::Integer(row.try_get(index)?),
+        "BOOLEAN" => Value::Boolean(row.try_get(index)?),
+        "REAL" | "FLOAT" | "DOUBLE" => Value::Real(row.try_get(index)?),
+        "BLOB" => Value::Blob(row.try_get(index)?),
+        "NUMERIC" => match row.try_get::<i64, _>(index) {
+            Ok(v) => Value::Integer(v),
+            Err(_) => Value::Real(row.try_get(index)?),
+        },
+        _ => Value::Text(row.try_get_unchecked(index)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::{Access, Connection, Value};
+
+    #[tokio::test]
+    async fn typed_values_round_trip() {
+        let mut conn = Connection::open("sqlite::memory:", Access::ReadWrite).await.unwrap();
+        conn.execute("CREATE TABLE t (n, i, r, s, b, f)", &[]).await.unwrap();
+        let values = vec![
+            Value::Null,
+            Value::Integer(-7),
+            Value::Real(1.5),
+            Value::Text("it's".into()),
+            Value::Blob(vec![0, 255]),
+            Value::Boolean(true),
+        ];
+        let affected =
+            conn.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)", &values).await.unwrap();
+        assert_eq!(affected, 1);
+        let rows = conn.query("SELECT * FROM t", &[]).await.unwrap();
+        assert_eq!(rows.columns, ["n", "i", "r", "s", "b", "f"]);
+        // SQLite stores booleans as integers.
+        let mut expected = values;
+        expected[5] = Value::Integer(1);
+        assert_eq!(rows.rows, vec![expected]);
+    }
+
+    #[tokio::test]
+    async fn a_reader_recovers_a_database_left_mid_transaction_but_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, left) = (dir.path().join("live.db"), dir.path().join("left"));
+        let url = format!("sqlite://{}", live.display());
+        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
+        conn.execute("CREATE TABLE t (n INTEGER)", &[]).await.unwrap();
+        conn.begin().await.unwrap();
+        conn.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+        // More than the page cache holds, so the transaction reaches the file and journal.
+        conn.execute("CREATE TABLE big (b BLOB)", &[]).await.unwrap();
+        conn.execute("INSERT INTO big VALUES (zeroblob(16000000))", &[]).await.unwrap();
+        // What a killed run leaves behind: the files as they are in the middle of its
+        // transaction, journal included.
+        std::fs::create_dir(&left).unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), left.join(entry.file_name())).unwrap();
+            }
+        }
+        conn.rollback().await.unwrap();
+        conn.close().await;
+
+        let url = format!("sqlite://{}", left.join("live.db").display());
+        let mut reader = Connection::open(&url, Access::ReadOnly).await.unwrap();
+        let rows = reader.query("SELECT n FROM t", &[]).await.unwrap();
+        assert!(rows.rows.is_empty(), "the uncommitted row is rolled back: {:?}", rows.rows);
+        let err = reader.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap_err();
+        assert!(err.message.contains("readonly"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn sql_errors_are_values_with_the_database_message() {
+        let mut conn = Connection::open("sqlite::memory:", Access::ReadWrite).await.unwrap();
+        let err = conn.execute("INSERT INTO missing VALUES (1)", &[]).await.unwrap_err();
+        assert!(err.message.contains("no such table: missing"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn the_lock_file_is_exclusive_until_the_connection_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let mut first = Connection::open(&url, Access::ReadWrite).await.unwrap();
+        let mut second = Connection::open(&url, Access::ReadWrite).await.unwrap();
+        assert!(first.try_lock().await.unwrap());
+        assert!(first.try_lock().await.unwrap(), "taking it again is a no-op");
+        assert!(!second.try_lock().await.unwrap());
+        first.close().await;
+        assert!(second.try_lock().await.unwrap());
+        second.close().await;
+    }
+}

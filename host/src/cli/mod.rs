@@ -1,0 +1,300 @@
+//! The command line: clap types, and the entry points the `wasmig` binary calls. They run
+//! the library's commands with terminal hooks and hand each report to [`render`], the one
+//! module of wasmig that writes to stdout and stderr.
+
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands::{
+    BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, Project, Resolution,
+};
+use crate::config::Settings;
+use crate::error::Error;
+pub use render::Terminal;
+
+/// Database migrations as sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "wasmig", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The project's config file.
+    #[arg(long, global = true, value_name = "PATH", default_value = "wasmig.toml")]
+    pub config: PathBuf,
+
+    /// The database to migrate; overrides `database_url` in the config file.
+    #[arg(long, global = true, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Seconds to wait for another wasmig run's lock on the database; overrides
+    /// `lock_timeout` in the config file (default 60).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How a command prints its result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// For people: lines, a table for `check`, the SQL script of a preview.
+    #[default]
+    #[value(name = "text", alias = "table")]
+    Text,
+    /// One JSON document with stable keys (see README, "JSON output").
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations.
+    Forwards {
+        /// An app name, or `all` for every app in dependency order.
+        app: String,
+        /// `all` (every pending one), `1` (the next one) or an ID to apply up to.
+        #[arg(default_value = "all")]
+        migration_id: String,
+        /// Record the migrations as applied without running them.
+        #[arg(long)]
+        fake: bool,
+        /// Print the SQL the migrations emit; change nothing.
+        #[arg(long)]
+        preview: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        auto_agree: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Reverse applied migrations, newest-applied first.
+    Backwards {
+        /// An app name, or `all` for every app in reverse dependency order.
+        app: String,
+        /// `1` (the latest; default for one app), `all` (default for all apps) or an ID:
+        /// that migration and every one applied after it.
+        migration_id: Option<String>,
+        /// Delete each reversed migration's component file.
+        #[arg(long)]
+        clean: bool,
+        /// Print the SQL the reversals emit; change nothing.
+        #[arg(long)]
+        preview: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        auto_agree: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List migrations and whether they have run.
+    Check {
+        /// An app name, or `all`.
+        #[arg(default_value = "all")]
+        app: String,
+        /// Output format (`table` is the text format's other name).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+        /// Exit with status 1 when any listed migration has not run.
+        #[arg(long)]
+        fail_on_pending: bool,
+    },
+    /// Remove ledger rows of an app whose migration file no longer exists.
+    Clean {
+        /// The app.
+        app: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        auto_agree: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Settle a dirty migration after repairing the schema by hand.
+    #[command(group = clap::ArgGroup::new("outcome").required(true))]
+    Resolve {
+        /// The app.
+        app: String,
+        /// The dirty migration's ID.
+        migration_id: String,
+        /// Its changes are in place: keep it as applied.
+        #[arg(long, group = "outcome")]
+        applied: bool,
+        /// Its changes are not in place: forget it, so it is pending again.
+        #[arg(long, group = "outcome")]
+        reversed: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        auto_agree: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Create the source of a new migration (a Rust crate) in an app's folder.
+    New {
+        /// The app.
+        app: String,
+        /// What the migration does, e.g. "add tags".
+        name: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Forwards { .. } => "forwards",
+            Command::Backwards { .. } => "backwards",
+            Command::Check { .. } => "check",
+            Command::Clean { .. } => "clean",
+            Command::Resolve { .. } => "resolve",
+            Command::New { .. } => "new",
+        }
+    }
+
+    fn format(&self) -> Format {
+        match self {
+            Command::Forwards { format, .. }
+            | Command::Backwards { format, .. }
+            | Command::Check { format, .. }
+            | Command::Clean { format, .. }
+            | Command::Resolve { format, .. }
+            | Command::New { format, .. } => *format,
+        }
+    }
+}
+
+/// The `wasmig` binary: parse the command line (exit status 2 when it is wrong), run the
+/// command, print its report, and give the exit status: 0 success, 1 failure or declined.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WASMIG_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let format = cli.command.format();
+    let command = cli.command.name();
+    // Current-thread: migrations run one after another; compilation runs on tokio's
+    // blocking pool, off this thread.
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => render::failure(
+            command,
+            format,
+            &Error::Runtime(format!("cannot start the async runtime: {e}")),
+        ),
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let (command, format) = (cli.command.name(), cli.command.format());
+    let project = Settings::load(&cli.config, cli.database_url).and_then(|mut settings| {
+        if let Some(seconds) = cli.lock_timeout {
+            settings.lock_timeout = Duration::from_secs(seconds);
+        }
+        Project::new(settings)
+    });
+    let project = match project {
+        Ok(project) => project,
+        Err(e) => return render::failure(command, format, &e),
+    };
+    let terminal = Terminal::new(format);
+    match cli.command {
+        Command::Forwards { app, migration_id, fake, preview, auto_agree, format } => {
+            let manager =
+                ForwardsMigrationManager { app_name: app, migration_id, fake, preview, auto_agree };
+            render::run(command, format, &manager.run_with(&project, &terminal).await, &terminal)
+        }
+        Command::Backwards { app, migration_id, clean, preview, auto_agree, format } => {
+            let manager = BackwardsMigrationManager {
+                app_name: app,
+                migration_id,
+                auto_agree,
+                clean,
+                preview,
+            };
+            render::run(command, format, &manager.run_with(&project, &terminal).await, &terminal)
+        }
+        Command::Check { app, format, fail_on_pending } => {
+            let report = CheckMigrationManager::new(app).report(&project, &terminal).await;
+            render::check(format, report, fail_on_pending)
+        }
+        Command::Clean { app, auto_agree, format } => {
+            render::clean(format, crate::clean(&project, &app, auto_agree, &terminal).await)
+        }
+        Command::Resolve { app, migration_id, applied, reversed: _, auto_agree, format } => {
+            let resolution = if applied { Resolution::Applied } else { Resolution::Reversed };
+            let report =
+                crate::resolve(&project, &app, &migration_id, resolution, auto_agree, &terminal)
+                    .await;
+            render::resolve(format, report)
+        }
+        Command::New { app, name, format } => {
+            let now = time::OffsetDateTime::now_utc();
+            render::new(format, crate::new_migration(&project.settings, &app, &name, now))
+        }
+    }
+}
+
+/// The `wasmig forwards` command as a library call: runs, prints as the CLI does, gives
+/// the exit status (1 on failure).
+pub async fn forwards(
+    project: &Project,
+    app_name: &str,
+    migration_id: &str,
+    fake: bool,
+    preview: bool,
+    auto_agree: bool,
+) -> ExitCode {
+    let manager = ForwardsMigrationManager {
+        app_name: app_name.into(),
+        migration_id: migration_id.into(),
+        fake,
+        preview,
+        auto_agree,
+    };
+    let terminal = Terminal::new(Format::Text);
+    render::run("forwards", Format::Text, &manager.run_with(project, &terminal).await, &terminal)
+}
+
+/// The `wasmig backwards` command as a library call: runs, prints as the CLI does, gives
+/// the exit status (1 on failure or when declined).
+pub async fn backwards(
+    project: &Project,
+    app_name: &str,
+    migration_id: Option<&str>,
+    auto_agree: bool,
+    clean: bool,
+    preview: bool,
+) -> ExitCode {
+    let manager = BackwardsMigrationManager {
+        app_name: app_name.into(),
+        migration_id: migration_id.map(Into::into),
+        auto_agree,
+        clean,
+        preview,
+    };
+    let terminal = Terminal::new(Format::Text);
+    render::run("backwards", Format::Text, &manager.run_with(project, &terminal).await, &terminal)
+}
+
+/// The `wasmig check` command as a library call. With `fail_on_pending`, exit status 1
+/// when any listed migration has not run, so a CI job can fail on it.
+pub async fn check(
+    project: &Project,
+    app_name: &str,
+    format: Format,
+    fail_on_pending: bool,
+) -> ExitCode {
+    let terminal = Terminal::new(format);
+    let report = CheckMigrationManager::new(app_name).report(project, &terminal).await;
+    render::check(format, report, fail_on_pending)
+}

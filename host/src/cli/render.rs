@@ -1,0 +1,398 @@
+//! Everything wasmig shows: report lines, tables and JSON on stdout, progress, prompts and
+//! errors on stderr. The only module allowed to print; the library hands it reports.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use comfy_table::{Table, presets};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use super::Format;
+use crate::commands::{CheckReport, CleanReport, NewReport, ResolveReport};
+use crate::error::{Error, Failure, Result, Rollback, StopKind};
+use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
+
+/// A run shows a progress bar (on a terminal) only when it has more migrations than this.
+const PROGRESS_ABOVE: usize = 3;
+
+/// The CLI's hooks: lines (or a progress bar) on stderr as migrations finish, the SQL of
+/// a text preview on stdout as it is made, and questions asked on the terminal.
+#[derive(Debug)]
+pub struct Terminal {
+    format: Format,
+    interactive: bool,
+    progress: Mutex<Option<ProgressBar>>,
+}
+
+impl Terminal {
+    /// Hooks for a command printing in `format`.
+    pub fn new(format: Format) -> Self {
+        Terminal {
+            format,
+            interactive: std::io::stderr().is_terminal(),
+            progress: Mutex::new(None),
+        }
+    }
+
+    /// Writes a line to stderr, above the progress bar if there is one.
+    fn line(&self, text: &str) {
+        match &*self.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn finish_progress(&self) {
+        if let Some(bar) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn start_progress(&self, total: usize) {
+        if !self.interactive || total <= PROGRESS_ABOVE {
+            return;
+        }
+        let template = if no_color() {
+            "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}"
+        } else {
+            "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {msg}"
+        };
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+            .with_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        *self.progress.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+    }
+
+    fn finished(&self, migration: &MigrationReport) {
+        let MigrationReport { app_name: app, migration_id: id, description, .. } = migration;
+        for line in migration.log.lines() {
+            self.line(&format!("  [{app} {id}] {line}"));
+        }
+        if migration.log_dropped > 0 {
+            self.line(&format!(
+                "  [{app} {id}] ... {} more bytes of output not shown",
+                migration.log_dropped
+            ));
+        }
+        let took = duration(migration.duration);
+        match migration.outcome {
+            Outcome::Applied | Outcome::Reversed => {
+                let note = if migration.transactional { "" } else { " (non-transactional)" };
+                let verb = migration.outcome.verb();
+                self.line(&format!("{verb} {app} {id}: {description}{note} ({took})"));
+            }
+            Outcome::Faked => self.line(&format!("faked {app} {id}: {description}")),
+            Outcome::Previewed if self.format == Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(script(migration).as_bytes()).and_then(|()| out.flush());
+            }
+            Outcome::Previewed | Outcome::Skipped | Outcome::Failed => {}
+        }
+        if let Some(path) = &migration.deleted_file {
+            self.line(&format!("deleted {}", path.display()));
+        }
+        if let Some(bar) = &*self.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+            bar.inc(1);
+        }
+    }
+}
+
+impl Hooks for Terminal {
+    /// Asks on stderr; only `y` or `yes` (any case) agrees. Empty input, end of input or
+    /// anything else declines.
+    fn confirm(&self, question: &Question) -> bool {
+        self.finish_progress();
+        for detail in &question.details {
+            eprintln!("  {detail}");
+        }
+        eprint!("{} [y/N] ", question.prompt);
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        match std::io::stdin().lock().read_line(&mut answer) {
+            Ok(0) | Err(_) => {
+                eprintln!();
+                false
+            }
+            Ok(_) => matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+        }
+    }
+
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::WaitingForLock { timeout } => self.line(&format!(
+                "waiting for another wasmig run to finish (lock_timeout {}s)...",
+                timeout.as_secs()
+            )),
+            Event::Planned { total } => self.start_progress(total),
+            Event::Started { app, migration_id, direction } => {
+                if let Some(bar) = &*self.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+                    bar.set_message(format!("{app} {migration_id} {}", direction.name()));
+                }
+            }
+            Event::Finished(migration) => self.finished(migration),
+            Event::Warning(warning) => self.line(&format!("warning: {warning}")),
+        }
+    }
+}
+
+/// Whether colour is off: `NO_COLOR` set to anything but the empty string.
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+}
+
+/// `0.4 ms`, `12 ms`, `3.2 s`.
+fn duration(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1e3)
+    }
+}
+
+/// What a preview prints for one migration: a comment line naming it, then each statement
+/// followed by `;`.
+fn script(migration: &MigrationReport) -> String {
+    let mut script = format!(
+        "-- {} {} {}: {}\n",
+        migration.app_name,
+        migration.migration_id,
+        migration.direction.name(),
+        migration.description
+    );
+    for statement in &migration.statements {
+        script.push_str(statement.trim_end_matches(';'));
+        script.push_str(";\n");
+    }
+    script
+}
+
+/// Prints one JSON document on stdout.
+fn print_json(document: &impl Serialize) {
+    match serde_json::to_string_pretty(document) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
+}
+
+/// An error as JSON: its kind and message, and for a failed migration what failed and
+/// what became of its changes.
+fn error_json(error: &Error) -> Json {
+    let mut value = json!({ "kind": error.kind(), "message": error.to_string() });
+    if let Some(migration) = error.migration() {
+        let (failure, stop, code) = match &migration.failure {
+            Failure::Guest(_) => ("guest", None, None),
+            Failure::Stopped(stop) => ("stopped", Some(stop_kind(&stop.kind)), None),
+            Failure::Database { error, .. } => ("database", None, error.code.clone()),
+        };
+        value["migration"] = json!({
+            "app_name": migration.app,
+            "migration_id": migration.id,
+            "direction": migration.direction,
+            "failure": failure,
+            "stop": stop,
+            "code": code,
+            "rolled_back": migration.rollback == Rollback::Done,
+            "dirty": migration.dirty,
+        });
+    }
+    value
+}
+
+/// The name of a stop kind in JSON.
+fn stop_kind(kind: &StopKind) -> String {
+    match kind {
+        StopKind::Limit(hit) => format!("limit:{}", hit.key()),
+        StopKind::CpuBudget => "cpu_budget".into(),
+        StopKind::Stalled => "stalled".into(),
+        StopKind::StackOverflow => "stack_overflow".into(),
+        StopKind::Panic => "panic".into(),
+        StopKind::OutOfMemory => "out_of_memory".into(),
+        StopKind::Unreachable => "unreachable".into(),
+        StopKind::Exit(code) => format!("exit:{code}"),
+        StopKind::Trap => "trap".into(),
+        StopKind::Host => "host".into(),
+    }
+}
+
+/// The JSON document of a command: `command`, `success`, `error` (null or an object), and
+/// the command's own keys.
+fn document(command: &str, body: Json, error: Option<&Error>) -> Json {
+    let mut document = json!({
+        "command": command,
+        "success": error.is_none(),
+        "error": error.map(error_json),
+    });
+    if let (Json::Object(document), Json::Object(body)) = (&mut document, body) {
+        document.extend(body);
+    }
+    document
+}
+
+fn status(success: bool) -> ExitCode {
+    if success { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// A command that failed before it had anything to report.
+pub(super) fn failure(command: &str, format: Format, error: &Error) -> ExitCode {
+    if format == Format::Json && command != "check" {
+        print_json(&document(command, json!({}), Some(error)));
+    }
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
+
+/// The end of a `forwards` or `backwards` run; its migrations were shown as they finished.
+pub(super) fn run(
+    command: &str,
+    format: Format,
+    report: &RunReport,
+    terminal: &Terminal,
+) -> ExitCode {
+    terminal.finish_progress();
+    if format == Format::Json {
+        let completed: Vec<Json> = report
+            .completed()
+            .map(|m| json!({ "app_name": m.app_name, "migration_id": m.migration_id }))
+            .collect();
+        let body = json!({
+            "mode": report.mode,
+            "migrations": report.migrations,
+            "completed": completed,
+            "notes": report.notes,
+            "warnings": report.warnings,
+        });
+        print_json(&document(command, body, report.error.as_ref()));
+    }
+    let summary = report.summary();
+    if report.success() {
+        if !summary.is_empty() {
+            eprintln!("{summary}");
+        }
+    } else {
+        eprintln!("error: {summary}");
+    }
+    status(report.success())
+}
+
+/// `check`: the table or the JSON array of statuses on stdout; the dirty warning and,
+/// with `fail_on_pending`, the pending count on stderr.
+pub(super) fn check(
+    format: Format,
+    report: Result<CheckReport>,
+    fail_on_pending: bool,
+) -> ExitCode {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return failure("check", format, &e),
+    };
+    let statuses = &report.statuses;
+    match format {
+        Format::Json => print_json(statuses),
+        Format::Text => {
+            let mut table = Table::new();
+            table.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
+            // The dirty column shows only when there is something to see.
+            let any_dirty = statuses.iter().any(|s| s.dirty);
+            let mut header = vec!["app_name", "migration_id", "description", "has_ran"];
+            if any_dirty {
+                header.push("dirty");
+            }
+            table.set_header(header);
+            for s in statuses {
+                let mut row = vec![
+                    s.app_name.as_str(),
+                    s.migration_id.as_str(),
+                    s.description.as_str(),
+                    if s.has_ran { "true" } else { "false" },
+                ];
+                if any_dirty {
+                    row.push(if s.dirty { "DIRTY" } else { "" });
+                }
+                table.add_row(row);
+            }
+            println!("{table}");
+        }
+    }
+    let dirty: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.dirty)
+        .map(|s| format!("{} {}", s.app_name, s.migration_id))
+        .collect();
+    if !dirty.is_empty() {
+        eprintln!(
+            "warning: dirty migration(s): {} (an earlier run failed part-way; repair, then `wasmig resolve`)",
+            dirty.join(", ")
+        );
+    }
+    let pending = report.pending();
+    if fail_on_pending && pending > 0 {
+        eprintln!("error: {pending} migration(s) pending");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `clean`: the removed rows on stdout (`app id` lines, or JSON), the summary on stderr.
+pub(super) fn clean(format: Format, report: Result<CleanReport>) -> ExitCode {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return failure("clean", format, &e),
+    };
+    let app = &report.app_name;
+    match format {
+        Format::Json => print_json(&document("clean", json!(report), None)),
+        Format::Text => {
+            for row in &report.removed {
+                println!("{} {}", row.app_name, row.migration_id);
+            }
+        }
+    }
+    if report.removed.is_empty() {
+        eprintln!("app {app}: no ledger rows without a migration file");
+    } else {
+        eprintln!("removed {} ledger row(s) of {app}", report.removed.len());
+    }
+    ExitCode::SUCCESS
+}
+
+/// `resolve`: what became of the dirty migration.
+pub(super) fn resolve(format: Format, report: Result<ResolveReport>) -> ExitCode {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return failure("resolve", format, &e),
+    };
+    if format == Format::Json {
+        print_json(&document("resolve", json!(report), None));
+    }
+    eprintln!("{}", report.summary());
+    ExitCode::SUCCESS
+}
+
+/// `new`: where the source is, and how to build it.
+pub(super) fn new(format: Format, report: Result<NewReport>) -> ExitCode {
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return failure("new", format, &e),
+    };
+    if format == Format::Json {
+        print_json(&document("new", json!(report), None));
+    }
+    eprintln!("created {}", report.source.display());
+    eprintln!("build it into the component wasmig runs with:");
+    for command in &report.build_commands {
+        eprintln!("  {command}");
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,261 @@
+//! The one executor: runs a list of planned steps in order, forwards or backwards, for real,
+//! as a preview or as a fake, and reports each step. Deciding the steps is the planner's
+//! job ([`crate::plan`]); loading them the runtime's.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::backend::Connection;
+use crate::bindings::wasmig::migration::types::Context;
+use crate::capture::{Capture, DatabaseHandle};
+use crate::error::{Error, Failure, MigrationError, Result, Rollback};
+use crate::ledger;
+use crate::plan::Direction;
+use crate::report::{Event, Hooks, MigrationReport, Mode, Outcome, RunReport};
+use crate::runtime::{CallOutcome, LoadedMigration, Runtime};
+
+/// One migration to run one way.
+#[derive(Debug)]
+pub(crate) struct Step {
+    /// The loaded, validated migration.
+    pub migration: LoadedMigration,
+    /// Which way.
+    pub direction: Direction,
+    /// Delete its component file once its reversal is committed (`backwards --clean`).
+    pub delete_file: bool,
+}
+
+/// What a step left behind besides its outcome.
+#[derive(Debug, Default)]
+struct Trace {
+    statements: Vec<String>,
+    executed: u64,
+    log: (String, u64),
+    deleted_file: Option<PathBuf>,
+}
+
+/// Runs steps on one connection.
+pub(crate) struct Executor<'a> {
+    runtime: &'a Runtime,
+    hooks: &'a dyn Hooks,
+    mode: Mode,
+    /// Always present, except while a migration call has it.
+    conn: Option<Connection>,
+}
+
+impl<'a> Executor<'a> {
+    pub(crate) fn new(
+        runtime: &'a Runtime,
+        hooks: &'a dyn Hooks,
+        mode: Mode,
+        conn: Connection,
+    ) -> Self {
+        Executor { runtime, hooks, mode, conn: Some(conn) }
+    }
+
+    fn conn(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("the connection is back after every call")
+    }
+
+    /// Runs `steps` in order, stopping at the first failure. Every step ends up in
+    /// `report`: completed, failed, or skipped after a failure; the failure is the
+    /// report's error. Gives the connection back.
+    pub(crate) async fn run(mut self, steps: &[Step], report: &mut RunReport) -> Connection {
+        report.mode = self.mode;
+        self.hooks.event(Event::Planned { total: steps.len() });
+        if self.mode != Mode::Preview
+            && let Err(e) = ledger::ensure(self.conn()).await
+        {
+            report.error = Some(e);
+        }
+        for step in steps {
+            if report.error.is_some() {
+                report.migrations.push(self.report(
+                    step,
+                    Outcome::Skipped,
+                    Instant::now(),
+                    Trace::default(),
+                ));
+                continue;
+            }
+            let m = &step.migration;
+            self.hooks.event(Event::Started {
+                app: &m.app,
+                migration_id: m.id.as_str(),
+                direction: step.direction,
+            });
+            let started = Instant::now();
+            let mut trace = Trace::default();
+            let result = match self.mode {
+                Mode::Live => self.live(step, &mut trace).await,
+                Mode::Preview => self.preview(step, &mut trace).await,
+                Mode::Fake => record(self.conn(), m, false).await,
+            };
+            let outcome = match (&result, self.mode, step.direction) {
+                (Err(_), ..) => Outcome::Failed,
+                (Ok(()), Mode::Preview, _) => Outcome::Previewed,
+                (Ok(()), Mode::Fake, _) => Outcome::Faked,
+                (Ok(()), Mode::Live, Direction::Forwards) => Outcome::Applied,
+                (Ok(()), Mode::Live, Direction::Backwards) => Outcome::Reversed,
+            };
+            let mut result = result;
+            if result.is_ok() && step.delete_file && self.mode == Mode::Live {
+                result = std::fs::remove_file(&m.path).map_err(|e| Error::io(&m.path, e));
+                if result.is_ok() {
+                    trace.deleted_file = Some(m.path.clone());
+                }
+            }
+            let entry = self.report(step, outcome, started, trace);
+            self.hooks.event(Event::Finished(&entry));
+            report.migrations.push(entry);
+            report.error = result.err();
+        }
+        self.conn.take().expect("the connection is back after every call")
+    }
+
+    fn report(
+        &self,
+        step: &Step,
+        outcome: Outcome,
+        started: Instant,
+        trace: Trace,
+    ) -> MigrationReport {
+        let m = &step.migration;
+        MigrationReport {
+            app_name: m.app.clone(),
+            migration_id: m.id.to_string(),
+            description: m.description.clone(),
+            direction: step.direction,
+            outcome,
+            transactional: m.transactional,
+            duration: started.elapsed(),
+            statements_executed: trace.executed,
+            statements: trace.statements,
+            log: trace.log.0,
+            log_dropped: trace.log.1,
+            deleted_file: trace.deleted_file,
+        }
+    }
+
+    /// Calls the migration with the connection behind a live or recording handle.
+    async fn call(&mut self, step: &Step, preview: bool, in_transaction: bool) -> CallOutcome {
+        let conn = self.conn.take().expect("the connection is back after every call");
+        let m = &step.migration;
+        let context = Context {
+            app_name: m.app.clone(),
+            migration_id: m.id.to_string(),
+            dialect: conn.dialect(),
+            preview,
+        };
+        let handle = if preview {
+            DatabaseHandle::Recording(conn)
+        } else {
+            DatabaseHandle::Live { conn, in_transaction }
+        };
+        let mut outcome = self.runtime.call(m, step.direction, context, Capture::new(handle)).await;
+        let handle = std::mem::replace(&mut outcome.capture.handle, DatabaseHandle::Detached);
+        self.conn = handle.into_connection();
+        outcome
+    }
+
+    /// Runs a step for real. Its statements and its ledger change commit together in one
+    /// transaction. Where that cannot be all-or-nothing (a non-transactional migration, or
+    /// a backend whose DDL commits implicitly) the ledger row is marked dirty before the
+    /// migration starts and made clean only when it succeeded, so a failure or a kill
+    /// leaves a dirty row that blocks further runs until someone resolves it.
+    async fn live(&mut self, step: &Step, trace: &mut Trace) -> Result<()> {
+        let (m, direction) = (&step.migration, step.direction);
+        let what = format!("{} {} {}", m.app, m.id, direction.name());
+        let atomic = m.transactional && self.conn().capabilities().transactional_ddl;
+        if !atomic {
+            match direction {
+                Direction::Forwards => record(self.conn(), m, true).await?,
+                Direction::Backwards => ledger::set_dirty(self.conn(), &m.app, &m.id, true).await?,
+            }
+        }
+        if m.transactional {
+            self.conn()
+                .begin()
+                .await
+                .map_err(|e| Error::database(format!("{what}: cannot begin a transaction"), e))?;
+        }
+        let outcome = self.call(step, false, m.transactional).await;
+        trace.executed = outcome.capture.statements().len() as u64;
+        trace.statements = outcome.capture.statements;
+        trace.log = outcome.log;
+        let failure = match outcome.result {
+            Ok(()) => {
+                let bookkeeping = match direction {
+                    Direction::Forwards if atomic => record(self.conn(), m, false).await,
+                    Direction::Forwards => {
+                        ledger::set_dirty(self.conn(), &m.app, &m.id, false).await
+                    }
+                    Direction::Backwards => ledger::remove(self.conn(), &m.app, &m.id).await,
+                };
+                match bookkeeping {
+                    Ok(()) => None,
+                    Err(Error::Database { context, source }) => {
+                        Some(Failure::Database { context, error: source })
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(failure) => Some(failure),
+        };
+        let (failure, rollback) = match (failure, m.transactional) {
+            (None, true) => match self.conn().commit().await {
+                Ok(()) => return Ok(()),
+                Err(e) => (
+                    Failure::Database { context: format!("{what}: cannot commit"), error: e },
+                    Rollback::NotNeeded,
+                ),
+            },
+            (None, false) => return Ok(()),
+            (Some(failure), true) => match self.conn().rollback().await {
+                Ok(()) => (failure, Rollback::Done),
+                Err(r) => (failure, Rollback::Failed(r.message)),
+            },
+            (Some(failure), false) => (failure, Rollback::NotNeeded),
+        };
+        Err(MigrationError {
+            app: m.app.clone(),
+            id: m.id.to_string(),
+            direction,
+            failure,
+            rollback,
+            dirty: !atomic,
+        }
+        .into())
+    }
+
+    /// Runs a step against a recording handle: `execute` is recorded, `query` reads inside
+    /// a read-only transaction that is rolled back.
+    async fn preview(&mut self, step: &Step, trace: &mut Trace) -> Result<()> {
+        let m = &step.migration;
+        let what = format!("{} {} {}", m.app, m.id, step.direction.name());
+        self.conn().begin_read_only().await.map_err(|e| {
+            Error::database(format!("{what}: cannot begin a read-only transaction"), e)
+        })?;
+        let outcome = self.call(step, true, true).await;
+        let _ = self.conn().rollback().await;
+        trace.statements = outcome.capture.statements;
+        trace.log = outcome.log;
+        outcome.result.map_err(|failure| {
+            MigrationError {
+                app: m.app.clone(),
+                id: m.id.to_string(),
+                direction: step.direction,
+                failure,
+                rollback: Rollback::NotNeeded,
+                dirty: false,
+            }
+            .into()
+        })
+    }
+}
+
+/// Writes the ledger row of `migration`.
+async fn record(conn: &mut Connection, migration: &LoadedMigration, dirty: bool) -> Result<()> {
+    let LoadedMigration { app, id, description, checksum, .. } = migration;
+    ledger::record(conn, app, id, description, checksum, dirty).await
+}
