@@ -19,6 +19,9 @@ rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add was
 echo "== the guest SDK"
 cargo test -p wasmig-guest "$@"
 
+echo "== the benchmark's own unit tests"
+cargo test -p wasmig-bench "$@"
+
 echo "== host unit tests and the CLI suite on SQLite"
 WASMIG_TEST_BACKEND=sqlite cargo test -p wasmig "$@"
 

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::backend::SqlError;
 use crate::limits::LimitHit;
 use crate::plan::{Direction, PlanError};
 
@@ -235,6 +234,24 @@ pub enum Rollback {
     Done,
     /// The rollback failed too, for this reason.
     Failed(String),
+}
+
+/// A failed statement: the database's message, and its code (SQLSTATE or vendor code)
+/// when it gave one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", code.as_ref().map(|code| format!(" (code {code})")).unwrap_or_default())]
+pub struct SqlError {
+    /// The database's message.
+    pub message: String,
+    /// The database's error code.
+    pub code: Option<String>,
+}
+
+impl SqlError {
+    /// An error wasmig raises itself, without a database code.
+    pub fn new(message: impl Into<String>) -> Self {
+        SqlError { message: message.into(), code: None }
+    }
 }
 
 /// Result with the library's [`Error`].

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 pub use crate::bindings::wasmig::migration::types::{Dialect, Rows, Value};
+pub use crate::error::SqlError;
 use crate::error::{Error, Result};
 
 /// Every backend wasmig can connect to, by URL scheme.
@@ -26,10 +27,21 @@ const BACKENDS: [Registration; 3] =
 struct Registration {
     /// URL schemes it answers to, without the colon.
     schemes: &'static [&'static str],
-    /// What its migrations are told.
-    dialect: Dialect,
+    /// What the backend is.
+    profile: &'static Profile,
     /// Opens a connection.
     connect: Connect,
+}
+
+/// What does not change between connections of a backend.
+#[derive(Debug)]
+pub struct Profile {
+    /// What its migrations are told.
+    pub dialect: Dialect,
+    /// What it can do.
+    pub capabilities: Capabilities,
+    /// Its SQL for the ledger table.
+    pub ledger: LedgerSql,
 }
 
 type Connect = for<'a> fn(&'a str, Access) -> BoxFuture<'a, Result<Box<dyn Backend>>>;
@@ -123,24 +135,6 @@ pub enum Access {
     ReadOnly,
 }
 
-/// A failed statement: the database's message, and its code (SQLSTATE or vendor code)
-/// when it gave one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}{}", code.as_ref().map(|code| format!(" (code {code})")).unwrap_or_default())]
-pub struct SqlError {
-    /// The database's message.
-    pub message: String,
-    /// The database's error code.
-    pub code: Option<String>,
-}
-
-impl SqlError {
-    /// An error wasmig raises itself, without a database code.
-    pub fn new(message: impl Into<String>) -> Self {
-        SqlError { message: message.into(), code: None }
-    }
-}
-
 impl From<sqlx::Error> for SqlError {
     fn from(error: sqlx::Error) -> Self {
         match error {
@@ -156,21 +150,23 @@ impl From<sqlx::Error> for SqlError {
 /// One backend's open connection.
 #[async_trait::async_trait]
 pub trait Backend: Send + fmt::Debug {
-    /// The dialect migrations are told to emit.
-    fn dialect(&self) -> Dialect;
-
-    /// What the backend can do.
-    fn capabilities(&self) -> &'static Capabilities;
-
-    /// The ledger table's SQL.
-    fn ledger_sql(&self) -> &'static LedgerSql;
+    /// What the backend is: its dialect, capabilities and ledger SQL.
+    fn profile(&self) -> &'static Profile;
 
     /// Runs a statement that returns no rows; gives the number of rows affected. Without
     /// parameters the statement is sent unprepared, so several may be sent at once.
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError>;
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<u64, SqlError>>;
 
     /// Runs a statement that returns rows.
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError>;
+    fn query<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<Rows, SqlError>>;
 
     /// Tries once, without waiting, to take the run lock; true when it is now held. It is
     /// held until the connection is closed or dropped.
@@ -192,7 +188,7 @@ impl Dialect {
 
     /// The dialect of a database URL, from its scheme.
     pub fn from_url(url: &str) -> Result<Self> {
-        registration(url).map(|backend| backend.dialect)
+        registration(url).map(|backend| backend.profile.dialect)
     }
 }
 
@@ -233,17 +229,17 @@ impl Connection {
 
     /// The SQL dialect of this connection, as migrations are told.
     pub fn dialect(&self) -> Dialect {
-        self.backend.dialect()
+        self.backend.profile().dialect
     }
 
     /// What the backend can do.
     pub fn capabilities(&self) -> &'static Capabilities {
-        self.backend.capabilities()
+        &self.backend.profile().capabilities
     }
 
     /// The backend's SQL for the ledger table.
     pub fn ledger_sql(&self) -> &'static LedgerSql {
-        self.backend.ledger_sql()
+        &self.backend.profile().ledger
     }
 
     /// Runs a statement that returns no rows; gives the number of rows affected. Without
@@ -347,6 +343,40 @@ macro_rules! bind {
     };
 }
 use bind;
+
+/// The [`Backend::execute`] and [`Backend::query`] of a backend whose connection is the
+/// sqlx connection `self.conn`: `$null` is what a NULL parameter binds as, `$value`
+/// converts a cell of a result row.
+macro_rules! sqlx_statements {
+    ($null:expr, $value:path) => {
+        fn execute<'a>(
+            &'a mut self,
+            sql: &'a str,
+            params: &'a [Value],
+        ) -> super::BoxFuture<'a, Result<u64, SqlError>> {
+            Box::pin(async move {
+                let done = if params.is_empty() {
+                    super::raw(sql).execute(&mut self.conn).await?
+                } else {
+                    super::bind!(sql, params, $null).execute(&mut self.conn).await?
+                };
+                Ok(done.rows_affected())
+            })
+        }
+
+        fn query<'a>(
+            &'a mut self,
+            sql: &'a str,
+            params: &'a [Value],
+        ) -> super::BoxFuture<'a, Result<Rows, SqlError>> {
+            Box::pin(async move {
+                let rows = super::bind!(sql, params, $null).fetch_all(&mut self.conn).await?;
+                super::to_rows(&rows, $value)
+            })
+        }
+    };
+}
+use sqlx_statements;
 
 /// A statement sent as text, unprepared: several statements in one string run in turn.
 fn raw(sql: &str) -> sqlx::RawSql {

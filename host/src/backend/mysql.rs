@@ -7,44 +7,46 @@ use sqlx::{Connection as _, Row};
 
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Registration, Rows, SqlError, Syntax, Value, bind, cell_type, raw, to_rows,
+    Placeholders, Profile, Registration, Rows, SqlError, Syntax, Value, cell_type, sqlx_statements,
     unsupported,
 };
 use crate::error::{Error, Result};
 
 pub(super) const REGISTRATION: Registration =
-    Registration { schemes: &["mysql", "mariadb"], dialect: Dialect::Mysql, connect };
+    Registration { schemes: &["mysql", "mariadb"], profile: &PROFILE, connect };
 
-static CAPABILITIES: Capabilities = Capabilities {
-    // DDL commits implicitly: a migration that changes the schema cannot be rolled back.
-    transactional_ddl: false,
-    statement_savepoints: false,
-    lock: LockKind::Named,
-    syntax: Syntax {
-        placeholders: Placeholders::Question,
-        dollar_quotes: false,
-        backslash_escapes: true,
-        blob_literal: BlobLiteral::Hex,
+static PROFILE: Profile = Profile {
+    dialect: Dialect::Mysql,
+    capabilities: Capabilities {
+        // DDL commits implicitly: a migration that changes the schema cannot be rolled back.
+        transactional_ddl: false,
+        statement_savepoints: false,
+        lock: LockKind::Named,
+        syntax: Syntax {
+            placeholders: Placeholders::Question,
+            dollar_quotes: false,
+            backslash_escapes: true,
+            blob_literal: BlobLiteral::Hex,
+        },
+        begin: "START TRANSACTION",
+        begin_read_only: "START TRANSACTION READ ONLY",
     },
-    begin: "START TRANSACTION",
-    begin_read_only: "START TRANSACTION READ ONLY",
-};
-
-static LEDGER: LedgerSql = LedgerSql {
-    create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
-        id BIGINT AUTO_INCREMENT PRIMARY KEY,
-        app_name VARCHAR(255) NOT NULL,
-        migration_id VARCHAR(64) NOT NULL,
-        description TEXT NOT NULL,
-        checksum CHAR(64) NOT NULL,
-        applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-        dirty BOOLEAN NOT NULL DEFAULT FALSE,
-        UNIQUE (app_name, migration_id)
-    )",
-    exists: "SELECT 1 FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_name = ?",
-    // Sessions run with time_zone '+00:00' (see `connect`).
-    applied_at: "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
+    ledger: LedgerSql {
+        create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+            id BIGINT AUTO_INCREMENT PRIMARY KEY,
+            app_name VARCHAR(255) NOT NULL,
+            migration_id VARCHAR(64) NOT NULL,
+            description TEXT NOT NULL,
+            checksum CHAR(64) NOT NULL,
+            applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+            dirty BOOLEAN NOT NULL DEFAULT FALSE,
+            UNIQUE (app_name, migration_id)
+        )",
+        exists: "SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?",
+        // Sessions run with time_zone '+00:00' (see `connect`).
+        applied_at: "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
+    },
 };
 
 #[derive(Debug)]
@@ -71,31 +73,11 @@ fn connect(url: &str, _access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>
 
 #[async_trait::async_trait]
 impl Backend for MySql {
-    fn dialect(&self) -> Dialect {
-        Dialect::Mysql
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
-    fn capabilities(&self) -> &'static Capabilities {
-        &CAPABILITIES
-    }
-
-    fn ledger_sql(&self) -> &'static LedgerSql {
-        &LEDGER
-    }
-
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
-        let done = if params.is_empty() {
-            raw(sql).execute(&mut self.conn).await?
-        } else {
-            bind!(sql, params, None::<i64>).execute(&mut self.conn).await?
-        };
-        Ok(done.rows_affected())
-    }
-
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
-        let rows = bind!(sql, params, None::<i64>).fetch_all(&mut self.conn).await?;
-        to_rows(&rows, value)
-    }
+    sqlx_statements!(None::<i64>, value);
 
     async fn try_lock(&mut self) -> Result<bool> {
         // Named locks are server-wide: the name carries the database.

@@ -12,46 +12,48 @@ use sqlx::{Connection as _, Row};
 
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Registration, Rows, SqlError, Syntax, Value, bind, cell_type, raw, to_rows,
+    Placeholders, Profile, Registration, Rows, SqlError, Syntax, Value, cell_type, sqlx_statements,
     unsupported,
 };
 use crate::error::{Error, Result};
 
 pub(super) const REGISTRATION: Registration =
-    Registration { schemes: &["postgres", "postgresql"], dialect: Dialect::Postgres, connect };
+    Registration { schemes: &["postgres", "postgresql"], profile: &PROFILE, connect };
 
 /// The advisory lock key: "wasmig" in ASCII. Advisory locks are per database.
 const LOCK_KEY: i64 = 0x7761_736d_6967;
 
-static CAPABILITIES: Capabilities = Capabilities {
-    transactional_ddl: true,
-    // A failed statement aborts the whole transaction.
-    statement_savepoints: true,
-    lock: LockKind::Advisory,
-    syntax: Syntax {
-        placeholders: Placeholders::Dollar,
-        dollar_quotes: true,
-        backslash_escapes: false,
-        blob_literal: BlobLiteral::Bytea,
+static PROFILE: Profile = Profile {
+    dialect: Dialect::Postgres,
+    capabilities: Capabilities {
+        transactional_ddl: true,
+        // A failed statement aborts the whole transaction.
+        statement_savepoints: true,
+        lock: LockKind::Advisory,
+        syntax: Syntax {
+            placeholders: Placeholders::Dollar,
+            dollar_quotes: true,
+            backslash_escapes: false,
+            blob_literal: BlobLiteral::Bytea,
+        },
+        begin: "BEGIN",
+        begin_read_only: "BEGIN READ ONLY",
     },
-    begin: "BEGIN",
-    begin_read_only: "BEGIN READ ONLY",
-};
-
-static LEDGER: LedgerSql = LedgerSql {
-    create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
-        id BIGSERIAL PRIMARY KEY,
-        app_name TEXT NOT NULL,
-        migration_id TEXT NOT NULL,
-        description TEXT NOT NULL,
-        checksum TEXT NOT NULL,
-        applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-        dirty BOOLEAN NOT NULL DEFAULT FALSE,
-        UNIQUE (app_name, migration_id)
-    )",
-    exists: "SELECT 1 FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_name = ?",
-    applied_at: "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    ledger: LedgerSql {
+        create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+            id BIGSERIAL PRIMARY KEY,
+            app_name TEXT NOT NULL,
+            migration_id TEXT NOT NULL,
+            description TEXT NOT NULL,
+            checksum TEXT NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            dirty BOOLEAN NOT NULL DEFAULT FALSE,
+            UNIQUE (app_name, migration_id)
+        )",
+        exists: "SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = ?",
+        applied_at: "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    },
 };
 
 #[derive(Debug)]
@@ -72,31 +74,11 @@ fn connect(url: &str, _access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>
 
 #[async_trait::async_trait]
 impl Backend for Postgres {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
-    fn capabilities(&self) -> &'static Capabilities {
-        &CAPABILITIES
-    }
-
-    fn ledger_sql(&self) -> &'static LedgerSql {
-        &LEDGER
-    }
-
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
-        let done = if params.is_empty() {
-            raw(sql).execute(&mut self.conn).await?
-        } else {
-            bind!(sql, params, UntypedNull).execute(&mut self.conn).await?
-        };
-        Ok(done.rows_affected())
-    }
-
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
-        let rows = bind!(sql, params, UntypedNull).fetch_all(&mut self.conn).await?;
-        to_rows(&rows, value)
-    }
+    sqlx_statements!(UntypedNull, value);
 
     async fn try_lock(&mut self) -> Result<bool> {
         let rows = self

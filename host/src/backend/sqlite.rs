@@ -10,43 +10,45 @@ use sqlx::{Connection as _, Row};
 
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Registration, Rows, SqlError, Syntax, Value, bind, cell_type, raw, to_rows,
+    Placeholders, Profile, Registration, Rows, SqlError, Syntax, Value, cell_type, sqlx_statements,
 };
 use crate::error::{Error, Result};
 
 pub(super) const REGISTRATION: Registration =
-    Registration { schemes: &["sqlite"], dialect: Dialect::Sqlite, connect };
+    Registration { schemes: &["sqlite"], profile: &PROFILE, connect };
 
 /// How long SQLite waits for another writer before giving up on a statement.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-static CAPABILITIES: Capabilities = Capabilities {
-    transactional_ddl: true,
-    statement_savepoints: false,
-    lock: LockKind::File,
-    syntax: Syntax {
-        placeholders: Placeholders::Question,
-        dollar_quotes: false,
-        backslash_escapes: false,
-        blob_literal: BlobLiteral::Hex,
+static PROFILE: Profile = Profile {
+    dialect: Dialect::Sqlite,
+    capabilities: Capabilities {
+        transactional_ddl: true,
+        statement_savepoints: false,
+        lock: LockKind::File,
+        syntax: Syntax {
+            placeholders: Placeholders::Question,
+            dollar_quotes: false,
+            backslash_escapes: false,
+            blob_literal: BlobLiteral::Hex,
+        },
+        begin: "BEGIN IMMEDIATE",
+        begin_read_only: "BEGIN DEFERRED",
     },
-    begin: "BEGIN IMMEDIATE",
-    begin_read_only: "BEGIN DEFERRED",
-};
-
-static LEDGER: LedgerSql = LedgerSql {
-    create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        app_name TEXT NOT NULL,
-        migration_id TEXT NOT NULL,
-        description TEXT NOT NULL,
-        checksum TEXT NOT NULL,
-        applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        dirty INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (app_name, migration_id)
-    )",
-    exists: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-    applied_at: "applied_at",
+    ledger: LedgerSql {
+        create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            app_name TEXT NOT NULL,
+            migration_id TEXT NOT NULL,
+            description TEXT NOT NULL,
+            checksum TEXT NOT NULL,
+            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            dirty INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (app_name, migration_id)
+        )",
+        exists: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        applied_at: "applied_at",
+    },
 };
 
 /// A connection to a SQLite file (or in-memory database).
@@ -101,31 +103,11 @@ fn lock_path(url: &str, options: &SqliteConnectOptions) -> Option<PathBuf> {
 
 #[async_trait::async_trait]
 impl Backend for Sqlite {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
+    fn profile(&self) -> &'static Profile {
+        &PROFILE
     }
 
-    fn capabilities(&self) -> &'static Capabilities {
-        &CAPABILITIES
-    }
-
-    fn ledger_sql(&self) -> &'static LedgerSql {
-        &LEDGER
-    }
-
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
-        let done = if params.is_empty() {
-            raw(sql).execute(&mut self.conn).await?
-        } else {
-            bind!(sql, params, None::<i64>).execute(&mut self.conn).await?
-        };
-        Ok(done.rows_affected())
-    }
-
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
-        let rows = bind!(sql, params, None::<i64>).fetch_all(&mut self.conn).await?;
-        to_rows(&rows, value)
-    }
+    sqlx_statements!(None::<i64>, value);
 
     async fn try_lock(&mut self) -> Result<bool> {
         let Some(path) = &self.lock_path else { return Ok(true) };

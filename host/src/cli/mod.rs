@@ -195,7 +195,6 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
-    let (command, format) = (cli.command.name(), cli.command.format());
     let project = Settings::load(&cli.config, cli.database_url).and_then(|mut settings| {
         if let Some(seconds) = cli.lock_timeout {
             settings.lock_timeout = Duration::from_secs(seconds);
@@ -204,14 +203,20 @@ pub async fn run(cli: Cli) -> ExitCode {
     });
     let project = match project {
         Ok(project) => project,
-        Err(e) => return render::failure(command, format, &e),
+        Err(e) => return render::failure(cli.command.name(), cli.command.format(), &e),
     };
-    let terminal = Terminal::new(format);
-    match cli.command {
+    execute(&project, cli.command).await
+}
+
+/// Runs `command` on a loaded project, prints its report, and gives the exit status.
+pub async fn execute(project: &Project, command: Command) -> ExitCode {
+    let name = command.name();
+    let terminal = Terminal::new(command.format());
+    match command {
         Command::Forwards { app, migration_id, fake, preview, auto_agree, format } => {
             let manager =
                 ForwardsMigrationManager { app_name: app, migration_id, fake, preview, auto_agree };
-            render::run(command, format, &manager.run_with(&project, &terminal).await, &terminal)
+            render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
         }
         Command::Backwards { app, migration_id, clean, preview, auto_agree, format } => {
             let manager = BackwardsMigrationManager {
@@ -221,19 +226,19 @@ pub async fn run(cli: Cli) -> ExitCode {
                 clean,
                 preview,
             };
-            render::run(command, format, &manager.run_with(&project, &terminal).await, &terminal)
+            render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
         }
         Command::Check { app, format, fail_on_pending } => {
-            let report = CheckMigrationManager::new(app).report(&project, &terminal).await;
+            let report = CheckMigrationManager::new(app).report(project, &terminal).await;
             render::check(format, report, fail_on_pending)
         }
         Command::Clean { app, auto_agree, format } => {
-            render::clean(format, crate::clean(&project, &app, auto_agree, &terminal).await)
+            render::clean(format, crate::clean(project, &app, auto_agree, &terminal).await)
         }
         Command::Resolve { app, migration_id, applied, reversed: _, auto_agree, format } => {
             let resolution = if applied { Resolution::Applied } else { Resolution::Reversed };
             let report =
-                crate::resolve(&project, &app, &migration_id, resolution, auto_agree, &terminal)
+                crate::resolve(project, &app, &migration_id, resolution, auto_agree, &terminal)
                     .await;
             render::resolve(format, report)
         }
@@ -244,8 +249,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The `wasmig forwards` command as a library call: runs, prints as the CLI does, gives
-/// the exit status (1 on failure).
+/// `wasmig forwards` as a library call: runs, prints as the CLI does, gives the exit
+/// status (1 on failure).
 pub async fn forwards(
     project: &Project,
     app_name: &str,
@@ -254,19 +259,13 @@ pub async fn forwards(
     preview: bool,
     auto_agree: bool,
 ) -> ExitCode {
-    let manager = ForwardsMigrationManager {
-        app_name: app_name.into(),
-        migration_id: migration_id.into(),
-        fake,
-        preview,
-        auto_agree,
-    };
-    let terminal = Terminal::new(Format::Text);
-    render::run("forwards", Format::Text, &manager.run_with(project, &terminal).await, &terminal)
+    let (app, migration_id, format) = (app_name.into(), migration_id.into(), Format::Text);
+    execute(project, Command::Forwards { app, migration_id, fake, preview, auto_agree, format })
+        .await
 }
 
-/// The `wasmig backwards` command as a library call: runs, prints as the CLI does, gives
-/// the exit status (1 on failure or when declined).
+/// `wasmig backwards` as a library call: runs, prints as the CLI does, gives the exit
+/// status (1 on failure or when declined).
 pub async fn backwards(
     project: &Project,
     app_name: &str,
@@ -275,26 +274,18 @@ pub async fn backwards(
     clean: bool,
     preview: bool,
 ) -> ExitCode {
-    let manager = BackwardsMigrationManager {
-        app_name: app_name.into(),
-        migration_id: migration_id.map(Into::into),
-        auto_agree,
-        clean,
-        preview,
-    };
-    let terminal = Terminal::new(Format::Text);
-    render::run("backwards", Format::Text, &manager.run_with(project, &terminal).await, &terminal)
+    let (app, migration_id, format) = (app_name.into(), migration_id.map(Into::into), Format::Text);
+    execute(project, Command::Backwards { app, migration_id, clean, preview, auto_agree, format })
+        .await
 }
 
-/// The `wasmig check` command as a library call. With `fail_on_pending`, exit status 1
-/// when any listed migration has not run, so a CI job can fail on it.
+/// `wasmig check` as a library call. With `fail_on_pending`, exit status 1 when any
+/// listed migration has not run, so a CI job can fail on it.
 pub async fn check(
     project: &Project,
     app_name: &str,
     format: Format,
     fail_on_pending: bool,
 ) -> ExitCode {
-    let terminal = Terminal::new(format);
-    let report = CheckMigrationManager::new(app_name).report(project, &terminal).await;
-    render::check(format, report, fail_on_pending)
+    execute(project, Command::Check { app: app_name.into(), format, fail_on_pending }).await
 }

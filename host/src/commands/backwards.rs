@@ -1,10 +1,10 @@
 //! `wasmig backwards`: reverse applied migrations, newest-applied first.
 
 use super::{
-    MigrationResult, Project, Question, confirm, into_result, refuse_dirty, report, run_steps,
+    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_dirty,
+    run_request,
 };
-use crate::backend::Connection;
-use crate::config::App;
+use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::Step;
 use crate::ledger;
@@ -54,39 +54,37 @@ impl BackwardsMigrationManager {
     /// Runs it, telling `hooks` what happens and asking them to confirm; the report says
     /// what each migration did and, if the run failed, why.
     pub async fn run_with(&self, project: &Project, hooks: &dyn Hooks) -> RunReport {
-        let mode = if self.preview { Mode::Preview } else { Mode::Live };
-        report(mode, async |report| {
-            let all_apps = self.app_name == "all";
-            let mut apps = project.settings.select(&self.app_name)?;
-            apps.reverse();
-            let target_text =
-                self.migration_id.as_deref().unwrap_or(if all_apps { "all" } else { "1" });
-            if all_apps && target_text != "all" {
-                return Err(Error::Usage(format!(
-                    "backwards all reverses every applied migration of every app: use `all`, not `{target_text}`"
-                )));
-            }
-            let target = Target::parse(target_text)
-                .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
-            run_steps(project, hooks, report, "no migrations to reverse", async |conn, report| {
-                self.plan(project, hooks, conn, report, &apps, &target).await
-            })
-            .await
-        })
-        .await
+        run_request(project, hooks, self).await
+    }
+}
+
+impl Request for BackwardsMigrationManager {
+    fn mode(&self) -> Mode {
+        if self.preview { Mode::Preview } else { Mode::Live }
     }
 
-    /// Plans each app, finds and loads every migration in range, and asks, before
-    /// anything changes.
-    async fn plan(
-        &self,
-        project: &Project,
-        hooks: &dyn Hooks,
-        conn: &mut Connection,
-        report: &mut RunReport,
-        apps: &[&App],
-        target: &Target,
-    ) -> Result<Vec<Step>> {
+    fn nothing_to_do(&self) -> &'static str {
+        "no migrations to reverse"
+    }
+
+    /// The apps in reverse app order.
+    fn select<'s>(&self, settings: &'s Settings) -> Result<(Vec<&'s App>, Target)> {
+        let all_apps = self.app_name == "all";
+        let mut apps = settings.select(&self.app_name)?;
+        apps.reverse();
+        let target = self.migration_id.as_deref().unwrap_or(if all_apps { "all" } else { "1" });
+        if all_apps && target != "all" {
+            return Err(Error::Usage(format!(
+                "backwards all reverses every applied migration of every app: use `all`, not `{target}`"
+            )));
+        }
+        let target = Target::parse(target)
+            .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
+        Ok((apps, target))
+    }
+
+    async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
+        let Planning { project, hooks, conn, report } = cx;
         let mut steps = Vec::new();
         let mut per_app = Vec::new();
         for app in apps {

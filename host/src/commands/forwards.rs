@@ -1,10 +1,10 @@
 //! `wasmig forwards`: apply pending migrations.
 
 use super::{
-    MigrationResult, Project, Question, confirm, into_result, refuse_dirty, report, run_steps,
+    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_dirty,
+    run_request,
 };
-use crate::backend::Connection;
-use crate::config::App;
+use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::Step;
 use crate::ledger;
@@ -53,41 +53,40 @@ impl ForwardsMigrationManager {
     /// Runs it, telling `hooks` what happens and asking them to confirm; the report says
     /// what each migration did and, if the run failed, why.
     pub async fn run_with(&self, project: &Project, hooks: &dyn Hooks) -> RunReport {
-        let mode = if self.preview {
+        run_request(project, hooks, self).await
+    }
+}
+
+impl Request for ForwardsMigrationManager {
+    fn mode(&self) -> Mode {
+        if self.preview {
             Mode::Preview
         } else if self.fake {
             Mode::Fake
         } else {
             Mode::Live
-        };
-        report(mode, async |report| {
-            let apps = project.settings.select(&self.app_name)?;
-            if self.app_name == "all" && self.migration_id != "all" {
-                return Err(Error::Usage(format!(
-                    "forwards all applies every pending migration: a MIGRATION_ID (`{}`) needs a single app",
-                    self.migration_id
-                )));
-            }
-            let target = Target::parse(&self.migration_id)
-                .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
-            run_steps(project, hooks, report, "no migrations to run", async |conn, report| {
-                self.plan(project, hooks, conn, report, &apps, &target).await
-            })
-            .await
-        })
-        .await
+        }
     }
 
-    /// Plans each app and loads what is to run, before anything changes.
-    async fn plan(
-        &self,
-        project: &Project,
-        hooks: &dyn Hooks,
-        conn: &mut Connection,
-        report: &mut RunReport,
-        apps: &[&App],
-        target: &Target,
-    ) -> Result<Vec<Step>> {
+    fn nothing_to_do(&self) -> &'static str {
+        "no migrations to run"
+    }
+
+    fn select<'s>(&self, settings: &'s Settings) -> Result<(Vec<&'s App>, Target)> {
+        let apps = settings.select(&self.app_name)?;
+        if self.app_name == "all" && self.migration_id != "all" {
+            return Err(Error::Usage(format!(
+                "forwards all applies every pending migration: a MIGRATION_ID (`{}`) needs a single app",
+                self.migration_id
+            )));
+        }
+        let target = Target::parse(&self.migration_id)
+            .map_err(|source| Error::Plan { app: self.app_name.clone(), source })?;
+        Ok((apps, target))
+    }
+
+    async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
+        let Planning { project, hooks, conn, report } = cx;
         let mut steps = Vec::new();
         for app in apps {
             let files = source::discover(app)?;

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::executor::{Executor, Step};
 use crate::ledger::LedgerRow;
 use crate::lock;
+use crate::plan::Target;
 use crate::report::{Hooks, Mode, Question, RunReport};
 use crate::runtime::{LoadedMigration, Runtime};
 use crate::source::MigrationFile;
@@ -82,36 +83,57 @@ impl Project {
     }
 }
 
-/// The pipeline both directions share: connect (taking the run lock unless previewing),
-/// plan and load with `plan` before anything changes, then run the steps in one executor.
-async fn run_steps(
-    project: &Project,
-    hooks: &dyn Hooks,
-    report: &mut RunReport,
-    nothing_to_do: &str,
-    plan: impl AsyncFnOnce(&mut Connection, &mut RunReport) -> Result<Vec<Step>>,
-) -> Result<()> {
-    let mut conn = project.connect_to_run(report.mode == Mode::Preview, hooks).await?;
-    let steps = match plan(&mut conn, report).await {
-        Ok(steps) => steps,
-        Err(e) => {
-            conn.close().await;
-            return Err(e);
-        }
-    };
-    if steps.is_empty() {
-        report.notes.push(nothing_to_do.to_string());
-    } else {
-        conn = Executor::new(&project.runtime, hooks, report.mode, conn).run(&steps, report).await;
-    }
-    conn.close().await;
-    Ok(())
+/// A forwards or backwards request: what it selects, and how it plans.
+trait Request {
+    /// How its migrations are treated.
+    fn mode(&self) -> Mode;
+
+    /// What to say when there is nothing to run.
+    fn nothing_to_do(&self) -> &'static str;
+
+    /// The apps it addresses, in the order it visits them, and its target; or why the
+    /// request is invalid.
+    fn select<'s>(&self, settings: &'s Settings) -> Result<(Vec<&'s App>, Target)>;
+
+    /// Plans each app and loads what is to run (asking where it must), before anything
+    /// changes.
+    async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>>;
 }
 
-/// A report in `mode` of what `run` did, its error included.
-async fn report(mode: Mode, run: impl AsyncFnOnce(&mut RunReport) -> Result<()>) -> RunReport {
-    let mut report = RunReport { mode, ..RunReport::default() };
-    if let Err(e) = run(&mut report).await {
+/// What planning works with: the project, the caller's hooks, the connection (locked
+/// unless previewing) and the report, which gathers notes and warnings.
+struct Planning<'a> {
+    project: &'a Project,
+    hooks: &'a dyn Hooks,
+    conn: &'a mut Connection,
+    report: &'a mut RunReport,
+}
+
+/// The pipeline both directions share: select, connect (taking the run lock unless
+/// previewing), plan and load before anything changes, then run the steps in one
+/// executor. Every failure ends up in the report.
+async fn run_request(project: &Project, hooks: &dyn Hooks, request: &impl Request) -> RunReport {
+    let mut report = RunReport { mode: request.mode(), ..RunReport::default() };
+    let run = async {
+        let (apps, target) = request.select(&project.settings)?;
+        let mut conn = project.connect_to_run(report.mode == Mode::Preview, hooks).await?;
+        let cx = Planning { project, hooks, conn: &mut conn, report: &mut report };
+        let planned = request.plan(cx, &apps, &target).await;
+        match planned {
+            Ok(steps) if steps.is_empty() => report.notes.push(request.nothing_to_do().to_string()),
+            Ok(steps) => {
+                let executor = Executor::new(&project.runtime, hooks, report.mode, conn);
+                conn = executor.run(&steps, &mut report).await;
+            }
+            Err(e) => {
+                conn.close().await;
+                return Err(e);
+            }
+        }
+        conn.close().await;
+        Ok(())
+    };
+    if let Err(e) = run.await {
         report.error = Some(e);
     }
     report
