@@ -29,7 +29,6 @@ pub(crate) struct Step {
 #[derive(Debug, Default)]
 struct Trace {
     statements: Vec<String>,
-    executed: u64,
     log: (String, u64),
     deleted_file: Option<PathBuf>,
 }
@@ -38,44 +37,39 @@ struct Trace {
 pub(crate) struct Executor<'a> {
     runtime: &'a Runtime,
     hooks: &'a dyn Hooks,
-    mode: Mode,
     /// Always present, except while a migration call has it.
     conn: Option<Connection>,
 }
 
 impl<'a> Executor<'a> {
-    pub(crate) fn new(
-        runtime: &'a Runtime,
-        hooks: &'a dyn Hooks,
-        mode: Mode,
-        conn: Connection,
-    ) -> Self {
-        Executor { runtime, hooks, mode, conn: Some(conn) }
+    pub(crate) fn new(runtime: &'a Runtime, hooks: &'a dyn Hooks, conn: Connection) -> Self {
+        Executor { runtime, hooks, conn: Some(conn) }
     }
 
     fn conn(&mut self) -> &mut Connection {
         self.conn.as_mut().expect("the connection is back after every call")
     }
 
-    /// Runs `steps` in order, stopping at the first failure. Every step ends up in
-    /// `report`: completed, failed, or skipped after a failure; the failure is the
-    /// report's error. Gives the connection back.
+    /// Runs `steps` in order, the way `report.mode` says, stopping at the first failure.
+    /// Every step ends up in `report`: completed, failed, or skipped after a failure; the
+    /// failure is the report's error. Gives the connection back.
     pub(crate) async fn run(mut self, steps: &[Step], report: &mut RunReport) -> Connection {
-        report.mode = self.mode;
+        let mode = report.mode;
         self.hooks.event(Event::Planned { total: steps.len() });
-        if self.mode != Mode::Preview
+        // Recording a migration as applied needs the ledger table; reversing one means it
+        // exists already.
+        let records = steps.iter().any(|step| step.direction == Direction::Forwards);
+        if mode != Mode::Preview
+            && records
             && let Err(e) = ledger::ensure(self.conn()).await
         {
             report.error = Some(e);
         }
         for step in steps {
             if report.error.is_some() {
-                report.migrations.push(self.report(
-                    step,
-                    Outcome::Skipped,
-                    Instant::now(),
-                    Trace::default(),
-                ));
+                let skipped =
+                    report_of(step, mode, Outcome::Skipped, Instant::now(), Trace::default());
+                report.migrations.push(skipped);
                 continue;
             }
             let m = &step.migration;
@@ -86,12 +80,12 @@ impl<'a> Executor<'a> {
             });
             let started = Instant::now();
             let mut trace = Trace::default();
-            let result = match self.mode {
+            let result = match mode {
                 Mode::Live => self.live(step, &mut trace).await,
                 Mode::Preview => self.preview(step, &mut trace).await,
                 Mode::Fake => record(self.conn(), m, false).await,
             };
-            let outcome = match (&result, self.mode, step.direction) {
+            let outcome = match (&result, mode, step.direction) {
                 (Err(_), ..) => Outcome::Failed,
                 (Ok(()), Mode::Preview, _) => Outcome::Previewed,
                 (Ok(()), Mode::Fake, _) => Outcome::Faked,
@@ -99,13 +93,13 @@ impl<'a> Executor<'a> {
                 (Ok(()), Mode::Live, Direction::Backwards) => Outcome::Reversed,
             };
             let mut result = result;
-            if result.is_ok() && step.delete_file && self.mode == Mode::Live {
+            if result.is_ok() && step.delete_file && mode == Mode::Live {
                 result = std::fs::remove_file(&m.path).map_err(|e| Error::io(&m.path, e));
                 if result.is_ok() {
                     trace.deleted_file = Some(m.path.clone());
                 }
             }
-            let entry = self.report(step, outcome, started, trace);
+            let entry = report_of(step, mode, outcome, started, trace);
             self.hooks.event(Event::Finished(&entry));
             report.migrations.push(entry);
             report.error = result.err();
@@ -113,32 +107,9 @@ impl<'a> Executor<'a> {
         self.conn.take().expect("the connection is back after every call")
     }
 
-    fn report(
-        &self,
-        step: &Step,
-        outcome: Outcome,
-        started: Instant,
-        trace: Trace,
-    ) -> MigrationReport {
-        let m = &step.migration;
-        MigrationReport {
-            app_name: m.app.clone(),
-            migration_id: m.id.to_string(),
-            description: m.description.clone(),
-            direction: step.direction,
-            outcome,
-            transactional: m.transactional,
-            duration: started.elapsed(),
-            statements_executed: trace.executed,
-            statements: trace.statements,
-            log: trace.log.0,
-            log_dropped: trace.log.1,
-            deleted_file: trace.deleted_file,
-        }
-    }
-
-    /// Calls the migration with the connection behind a live or recording handle.
-    async fn call(&mut self, step: &Step, preview: bool, in_transaction: bool) -> CallOutcome {
+    /// Calls the migration with the connection behind a recording handle (a preview) or a
+    /// live one, in the migration's transaction when it is transactional.
+    async fn call(&mut self, step: &Step, preview: bool) -> CallOutcome {
         let conn = self.conn.take().expect("the connection is back after every call");
         let m = &step.migration;
         let context = Context {
@@ -150,7 +121,7 @@ impl<'a> Executor<'a> {
         let handle = if preview {
             DatabaseHandle::Recording(conn)
         } else {
-            DatabaseHandle::Live { conn, in_transaction }
+            DatabaseHandle::Live { conn, in_transaction: m.transactional }
         };
         let mut outcome = self.runtime.call(m, step.direction, context, Capture::new(handle)).await;
         let handle = std::mem::replace(&mut outcome.capture.handle, DatabaseHandle::Detached);
@@ -179,8 +150,7 @@ impl<'a> Executor<'a> {
                 .await
                 .map_err(|e| Error::database(format!("{what}: cannot begin a transaction"), e))?;
         }
-        let outcome = self.call(step, false, m.transactional).await;
-        trace.executed = outcome.capture.statements().len() as u64;
+        let outcome = self.call(step, false).await;
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;
         let failure = match outcome.result {
@@ -236,7 +206,7 @@ impl<'a> Executor<'a> {
         self.conn().begin_read_only().await.map_err(|e| {
             Error::database(format!("{what}: cannot begin a read-only transaction"), e)
         })?;
-        let outcome = self.call(step, true, true).await;
+        let outcome = self.call(step, true).await;
         let _ = self.conn().rollback().await;
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;
@@ -251,6 +221,32 @@ impl<'a> Executor<'a> {
             }
             .into()
         })
+    }
+}
+
+/// The report of one step. A live run executed every statement it emitted; a preview none.
+fn report_of(
+    step: &Step,
+    mode: Mode,
+    outcome: Outcome,
+    started: Instant,
+    trace: Trace,
+) -> MigrationReport {
+    let m = &step.migration;
+    let executed = if mode == Mode::Live { trace.statements.len() as u64 } else { 0 };
+    MigrationReport {
+        app_name: m.app.clone(),
+        migration_id: m.id.to_string(),
+        description: m.description.clone(),
+        direction: step.direction,
+        outcome,
+        transactional: m.transactional,
+        duration: started.elapsed(),
+        statements_executed: executed,
+        statements: trace.statements,
+        log: trace.log.0,
+        log_dropped: trace.log.1,
+        deleted_file: trace.deleted_file,
     }
 }
 

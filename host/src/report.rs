@@ -112,11 +112,6 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// A report of a run that failed before any migration.
-    pub fn failed(error: Error) -> Self {
-        RunReport { error: Some(error), ..RunReport::default() }
-    }
-
     /// Whether the run succeeded.
     pub fn success(&self) -> bool {
         self.error.is_none()

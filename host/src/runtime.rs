@@ -172,22 +172,24 @@ impl Runtime {
     /// `wasmig:migration` world), then asks it to describe itself. Any failure names the
     /// app, the migration and the file.
     pub async fn load(&self, app: &str, file: &MigrationFile) -> Result<LoadedMigration> {
-        let (app_name, id, file_path) = (app.to_string(), file.id.to_string(), file.path.clone());
-        let fail = move |message: String| Error::Load {
-            app: app_name.clone(),
-            id: id.clone(),
-            path: file_path.clone(),
+        let fail = |message: String| Error::Load {
+            app: app.to_string(),
+            id: file.id.to_string(),
+            path: file.path.clone(),
             message,
         };
         // Reading and compiling block: they run on a blocking thread, never on the async
         // executor, so other work (another compile, a database round trip) overlaps them.
         let engine = self.engine.clone();
         let (path, limit) = (file.path.clone(), self.limits.component_bytes);
-        let compile_fail = fail.clone();
         let (component, checksum) =
-            tokio::task::spawn_blocking(move || compile(&engine, &path, limit, &compile_fail))
+            tokio::task::spawn_blocking(move || compile(&engine, &path, limit))
                 .await
-                .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))??;
+                .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
+                .map_err(|refused| match refused {
+                    Refused::Io(e) => Error::io(&file.path, e),
+                    Refused::Invalid(message) => fail(message),
+                })?;
         let component_type = component.component_type();
         let refused: Vec<&str> = component_type
             .imports(&self.engine)
@@ -404,31 +406,36 @@ fn ticks(budget: Duration) -> u64 {
 
 /// Reads and compiles the component at `path`: its size, that it is a component, that it
 /// compiles. Gives the component and the checksum of its bytes. Blocks.
-fn compile(
-    engine: &Engine,
-    path: &Path,
-    limit: u64,
-    fail: &impl Fn(String) -> Error,
-) -> Result<(Component, String)> {
-    let bytes = read_component(path, limit, fail)?;
+fn compile(engine: &Engine, path: &Path, limit: u64) -> Result<(Component, String), Refused> {
+    let bytes = read_component(path, limit)?;
     let checksum = source::checksum(&bytes);
+    let invalid = |message: &str| Err(Refused::Invalid(message.to_string()));
     if wasmparser::Parser::is_core_wasm(&bytes) {
-        return Err(fail("a core WebAssembly module, not a component".into()));
+        return invalid("a core WebAssembly module, not a component");
     }
     if !wasmparser::Parser::is_component(&bytes) {
-        return Err(fail("not a WebAssembly component".into()));
+        return invalid("not a WebAssembly component");
     }
     let component = Component::new(engine, &bytes)
-        .map_err(|e| fail(format!("invalid component: {}", chain(&e))))?;
+        .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
     Ok((component, checksum))
 }
 
+/// Why a component file could not be compiled.
+#[derive(Debug)]
+enum Refused {
+    /// It could not be read.
+    Io(std::io::Error),
+    /// It is not a valid component, or too large to be one.
+    Invalid(String),
+}
+
 /// Reads a component file, refusing one over `limit` bytes before reading it.
-fn read_component(path: &Path, limit: u64, fail: &impl Fn(String) -> Error) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+fn read_component(path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
+    let file = std::fs::File::open(path).map_err(Refused::Io)?;
+    let size = file.metadata().map_err(Refused::Io)?.len();
     let too_large = |size: u64| {
-        fail(format!(
+        Refused::Invalid(format!(
             "the component file is {size} bytes, over the limit of {} MiB ([limits] component_mib)",
             limit >> 20
         ))
@@ -438,7 +445,7 @@ fn read_component(path: &Path, limit: u64, fail: &impl Fn(String) -> Error) -> R
     }
     let mut bytes = Vec::with_capacity(size as usize);
     // The file may have grown since its size was read: never read past the limit.
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(Refused::Io)?;
     if bytes.len() as u64 > limit {
         return Err(too_large(bytes.len() as u64));
     }
@@ -582,9 +589,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("20240101000000_big.wasm");
         std::fs::write(&path, vec![0u8; 2048]).unwrap();
-        let fail = |message: String| Error::Runtime(message);
-        let error = read_component(&path, 1024, &fail).unwrap_err().to_string();
+        let Err(Refused::Invalid(error)) = read_component(&path, 1024) else {
+            panic!("an oversized file is refused")
+        };
         assert!(error.contains("2048 bytes") && error.contains("component_mib"), "{error}");
-        assert_eq!(read_component(&path, 4096, &fail).unwrap().len(), 2048);
+        assert_eq!(read_component(&path, 4096).unwrap().len(), 2048);
     }
 }

@@ -203,6 +203,11 @@ fn registration(url: &str) -> Result<&'static Registration> {
     })
 }
 
+/// The error of a failed connection to `url`, its password hidden.
+fn cannot_connect(url: &str) -> impl Fn(sqlx::Error) -> Error + Copy + '_ {
+    move |e| Error::database(format!("cannot connect to {}", redact(url)), e.into())
+}
+
 /// A URL with any password replaced, fit for messages.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };

@@ -56,9 +56,7 @@ struct MySql {
 
 fn connect(url: &str, _access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
     Box::pin(async move {
-        let fail = |e: sqlx::Error| {
-            Error::database(format!("cannot connect to {}", super::redact(url)), e.into())
-        };
+        let fail = super::cannot_connect(url);
         let url = url
             .strip_prefix("mariadb:")
             .map_or_else(|| url.to_string(), |rest| format!("mysql:{rest}"));

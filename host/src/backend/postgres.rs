@@ -63,9 +63,7 @@ struct Postgres {
 
 fn connect(url: &str, _access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
     Box::pin(async move {
-        let fail = |e: sqlx::Error| {
-            Error::database(format!("cannot connect to {}", super::redact(url)), e.into())
-        };
+        let fail = super::cannot_connect(url);
         let options = PgConnectOptions::from_str(url).map_err(fail)?.application_name("wasmig");
         let conn = PgConnection::connect_with(&options).await.map_err(fail)?;
         Ok(Box::new(Postgres { conn }) as Box<dyn Backend>)

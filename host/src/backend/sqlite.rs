@@ -63,9 +63,7 @@ struct Sqlite {
 
 fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
     Box::pin(async move {
-        let fail = |e: sqlx::Error| {
-            Error::database(format!("cannot connect to {}", super::redact(url)), e.into())
-        };
+        let fail = super::cannot_connect(url);
         let mut options = SqliteConnectOptions::from_str(url)
             .map_err(fail)?
             .busy_timeout(BUSY_TIMEOUT)

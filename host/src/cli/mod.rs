@@ -230,21 +230,25 @@ pub async fn execute(project: &Project, command: Command) -> ExitCode {
         }
         Command::Check { app, format, fail_on_pending } => {
             let report = CheckMigrationManager::new(app).report(project, &terminal).await;
-            render::check(format, report, fail_on_pending)
+            render::outcome(name, format, report, |format, report| {
+                render::check(format, report, fail_on_pending)
+            })
         }
         Command::Clean { app, auto_agree, format } => {
-            render::clean(format, crate::clean(project, &app, auto_agree, &terminal).await)
+            let report = crate::clean(project, &app, auto_agree, &terminal).await;
+            render::outcome(name, format, report, render::clean)
         }
         Command::Resolve { app, migration_id, applied, reversed: _, auto_agree, format } => {
             let resolution = if applied { Resolution::Applied } else { Resolution::Reversed };
             let report =
                 crate::resolve(project, &app, &migration_id, resolution, auto_agree, &terminal)
                     .await;
-            render::resolve(format, report)
+            render::outcome(name, format, report, render::resolve)
         }
-        Command::New { app, name, format } => {
+        Command::New { app, name: migration, format } => {
             let now = time::OffsetDateTime::now_utc();
-            render::new(format, crate::new_migration(&project.settings, &app, &name, now))
+            let report = crate::new_migration(&project.settings, &app, &migration, now);
+            render::outcome(name, format, report, render::new)
         }
     }
 }

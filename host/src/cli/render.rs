@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use comfy_table::{Table, presets};
@@ -40,16 +40,21 @@ impl Terminal {
         }
     }
 
+    /// The progress bar, if one is shown.
+    fn bar(&self) -> MutexGuard<'_, Option<ProgressBar>> {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Writes a line to stderr, above the progress bar if there is one.
     fn line(&self, text: &str) {
-        match &*self.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+        match &*self.bar() {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
         }
     }
 
     fn finish_progress(&self) {
-        if let Some(bar) = self.progress.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(bar) = self.bar().take() {
             bar.finish_and_clear();
         }
     }
@@ -69,7 +74,7 @@ impl Terminal {
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
             .with_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
-        *self.progress.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+        *self.bar() = Some(bar);
     }
 
     fn finished(&self, migration: &MigrationReport) {
@@ -100,7 +105,7 @@ impl Terminal {
         if let Some(path) = &migration.deleted_file {
             self.line(&format!("deleted {}", path.display()));
         }
-        if let Some(bar) = &*self.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(bar) = &*self.bar() {
             bar.inc(1);
         }
     }
@@ -134,7 +139,7 @@ impl Hooks for Terminal {
             )),
             Event::Planned { total } => self.start_progress(total),
             Event::Started { app, migration_id, direction } => {
-                if let Some(bar) = &*self.progress.lock().unwrap_or_else(|e| e.into_inner()) {
+                if let Some(bar) = &*self.bar() {
                     bar.set_message(format!("{app} {migration_id} {}", direction.name()));
                 }
             }
@@ -253,6 +258,19 @@ pub(super) fn failure(command: &str, format: Format, error: &Error) -> ExitCode 
     ExitCode::FAILURE
 }
 
+/// Shows a command's report with `show`, or the error it failed with.
+pub(super) fn outcome<T>(
+    command: &str,
+    format: Format,
+    result: Result<T>,
+    show: impl FnOnce(Format, T) -> ExitCode,
+) -> ExitCode {
+    match result {
+        Ok(report) => show(format, report),
+        Err(e) => failure(command, format, &e),
+    }
+}
+
 /// The end of a `forwards` or `backwards` run; its migrations were shown as they finished.
 pub(super) fn run(
     command: &str,
@@ -288,15 +306,7 @@ pub(super) fn run(
 
 /// `check`: the table or the JSON array of statuses on stdout; the dirty warning and,
 /// with `fail_on_pending`, the pending count on stderr.
-pub(super) fn check(
-    format: Format,
-    report: Result<CheckReport>,
-    fail_on_pending: bool,
-) -> ExitCode {
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => return failure("check", format, &e),
-    };
+pub(super) fn check(format: Format, report: CheckReport, fail_on_pending: bool) -> ExitCode {
     let statuses = &report.statuses;
     match format {
         Format::Json => print_json(statuses),
@@ -345,11 +355,7 @@ pub(super) fn check(
 }
 
 /// `clean`: the removed rows on stdout (`app id` lines, or JSON), the summary on stderr.
-pub(super) fn clean(format: Format, report: Result<CleanReport>) -> ExitCode {
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => return failure("clean", format, &e),
-    };
+pub(super) fn clean(format: Format, report: CleanReport) -> ExitCode {
     let app = &report.app_name;
     match format {
         Format::Json => print_json(&document("clean", json!(report), None)),
@@ -368,11 +374,7 @@ pub(super) fn clean(format: Format, report: Result<CleanReport>) -> ExitCode {
 }
 
 /// `resolve`: what became of the dirty migration.
-pub(super) fn resolve(format: Format, report: Result<ResolveReport>) -> ExitCode {
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => return failure("resolve", format, &e),
-    };
+pub(super) fn resolve(format: Format, report: ResolveReport) -> ExitCode {
     if format == Format::Json {
         print_json(&document("resolve", json!(report), None));
     }
@@ -381,11 +383,7 @@ pub(super) fn resolve(format: Format, report: Result<ResolveReport>) -> ExitCode
 }
 
 /// `new`: where the source is, and how to build it.
-pub(super) fn new(format: Format, report: Result<NewReport>) -> ExitCode {
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => return failure("new", format, &e),
-    };
+pub(super) fn new(format: Format, report: NewReport) -> ExitCode {
     if format == Format::Json {
         print_json(&document("new", json!(report), None));
     }

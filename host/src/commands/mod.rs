@@ -37,12 +37,15 @@ pub struct Project {
     /// The validated settings.
     pub settings: Settings,
     runtime: Runtime,
+    /// How many components are compiled at once: the cores this process may use.
+    parallel: usize,
 }
 
 impl Project {
     /// A project from validated settings.
     pub fn new(settings: Settings) -> Result<Self> {
-        Ok(Project { runtime: Runtime::new(settings.limits.clone())?, settings })
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Project { runtime: Runtime::new(settings.limits.clone())?, settings, parallel })
     }
 
     /// Reads `config_path`; `database_url` (flag or environment) overrides the file.
@@ -74,10 +77,9 @@ impl Project {
         app: &App,
         files: impl IntoIterator<Item = &'f MigrationFile>,
     ) -> Result<Vec<LoadedMigration>> {
-        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
         futures::stream::iter(files)
             .map(|file| self.runtime.load(&app.name, file))
-            .buffered(parallel)
+            .buffered(self.parallel)
             .try_collect()
             .await
     }
@@ -122,7 +124,7 @@ async fn run_request(project: &Project, hooks: &dyn Hooks, request: &impl Reques
         match planned {
             Ok(steps) if steps.is_empty() => report.notes.push(request.nothing_to_do().to_string()),
             Ok(steps) => {
-                let executor = Executor::new(&project.runtime, hooks, report.mode, conn);
+                let executor = Executor::new(&project.runtime, hooks, conn);
                 conn = executor.run(&steps, &mut report).await;
             }
             Err(e) => {
