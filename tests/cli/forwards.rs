@@ -174,3 +174,47 @@ fn preview_with_an_existing_database_creates_no_ledger() {
     project.wasmig().args(["forwards", "all", "--preview"]).assert().success();
     assert!(project.tables().is_empty(), "{:?}", project.tables());
 }
+
+/// Each line of a run names the migration and ends with its duration:
+/// `applied auth 20240101090000: Create the users table (3.1 ms)`.
+#[test]
+fn each_applied_line_shows_its_duration() {
+    let project = TestProject::sample();
+    let output = project.wasmig().args(["forwards", "auth"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().filter(|line| line.starts_with("applied auth ")).collect();
+    assert_eq!(lines.len(), sample_ids("auth").len(), "{err}");
+    for line in lines {
+        let (_, took) = line.rsplit_once(" (").unwrap_or_else(|| panic!("no duration: {line}"));
+        let took = took.strip_suffix(')').unwrap();
+        let (number, unit) = took.split_once(' ').unwrap_or_else(|| panic!("{line}"));
+        assert!(number.parse::<f64>().is_ok() && ["ms", "s"].contains(&unit), "{line}");
+    }
+    // Not a terminal: plain lines, no progress bar redrawn in place.
+    assert!(!err.contains('\r') && !err.contains("\u{1b}["), "{err:?}");
+}
+
+/// On a terminal, a run of more than three migrations draws a progress bar on stderr;
+/// `NO_COLOR` keeps it colourless. `script` (util-linux) gives the run a pseudo-terminal.
+#[test]
+fn a_progress_bar_is_drawn_only_on_a_terminal() {
+    let project = TestProject::sample();
+    let total = sample_ids("auth").len() + sample_ids("blog").len();
+    assert!(total > 3, "the sample project is large enough for a bar");
+    let wasmig = assert_cmd::cargo::cargo_bin("wasmig");
+    let command = format!("{} forwards all", wasmig.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]).current_dir(project.path());
+    script.env_remove("DATABASE_URL").env("NO_COLOR", "1").env("TERM", "xterm");
+    if crate::support::backend() != crate::support::Backend::Sqlite {
+        script.env("DATABASE_URL", project.database_url());
+    }
+    let output = script.output().expect("`script` from util-linux runs the pseudo-terminal");
+    let screen = stdout(&output);
+    assert!(output.status.success(), "{screen}");
+    assert!(screen.contains(&format!("/{total}")), "a bar counting to {total}: {screen:?}");
+    assert!(screen.contains(&format!("applied {total} migration(s)")), "{screen:?}");
+    assert!(!screen.contains("\u{1b}[36m"), "NO_COLOR: no colour in {screen:?}");
+    assert_eq!(project.ledger().len(), total);
+}
