@@ -21,6 +21,7 @@ pub const DEFAULT_SQLITE_FILE: &str = "wasmig.db";
 struct ConfigFile {
     database_url: Option<String>,
     lock_timeout: Option<u64>,
+    cache_dir: Option<PathBuf>,
     #[serde(default)]
     apps: BTreeMap<String, AppFile>,
     #[serde(default)]
@@ -61,6 +62,9 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// The sandbox limits every migration call runs under (`[limits]`).
     pub limits: Limits,
+    /// The compile cache's folder (`WASMIG_CACHE_DIR`, `cache_dir`, the user's cache
+    /// folder); `None` compiles every component every time.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -124,7 +128,9 @@ impl Settings {
         let lock_timeout =
             Duration::from_secs(file.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT.as_secs()));
         let limits = file.limits.resolve().map_err(invalid)?;
-        Ok(Settings { config_path, root, database_url, apps, lock_timeout, limits })
+        let configured_cache = file.cache_dir.map(|dir| root.join(dir));
+        let cache_dir = crate::cache::locate(configured_cache, |name| std::env::var_os(name));
+        Ok(Settings { config_path, root, database_url, apps, lock_timeout, limits, cache_dir })
     }
 
     /// The app called `name`, or an error listing the known ones.

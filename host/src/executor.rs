@@ -241,6 +241,7 @@ fn report_of(
         direction: step.direction,
         outcome,
         transactional: m.transactional,
+        compiled: m.compiled,
         duration: started.elapsed(),
         statements_executed: executed,
         statements: trace.statements,

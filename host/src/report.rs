@@ -60,6 +60,8 @@ pub struct MigrationReport {
     pub outcome: Outcome,
     /// Whether it ran in a transaction.
     pub transactional: bool,
+    /// Whether this run compiled its component (false: it came from the compile cache).
+    pub compiled: bool,
     /// Wall time of the migration, bookkeeping included.
     #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
     pub duration: Duration,

@@ -14,6 +14,7 @@ use wasmtime_wasi::I32Exit;
 use crate::bindings::exports::wasmig::migration::migration::Description;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
+use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed};
 use crate::capture::{Capture, DatabaseHandle};
 use crate::error::{Error, Failure, Result, Stop, StopKind};
 use crate::limits::LimitHit;
@@ -56,16 +57,22 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
     ("wasi:filesystem", &["types", "preopens"]),
 ];
 
-/// The engine and linker shared by every migration of a run.
+/// The engine and linker shared by every migration of a run, and the compile cache they
+/// use.
 pub struct Runtime {
     engine: Engine,
+    fingerprint: EngineFingerprint,
     linker: Linker<SandboxState>,
     limits: Limits,
+    cache: Option<Cache>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("limits", &self.limits)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,7 +90,25 @@ pub struct LoadedMigration {
     pub description: String,
     /// False when it must run outside a transaction.
     pub transactional: bool,
+    /// Whether it was compiled now rather than taken from the compile cache.
+    pub compiled: bool,
+    /// The file's stamp when it was read, if it had settled.
+    stamp: Option<FileStamp>,
     pre: MigrationComponentPre<SandboxState>,
+}
+
+impl LoadedMigration {
+    /// What the compile cache records about it: its file name and what it said.
+    pub(crate) fn indexed(&self) -> Option<(String, Indexed)> {
+        let name = self.path.file_name()?.to_string_lossy().into_owned();
+        let entry = Indexed {
+            stamp: self.stamp?,
+            checksum: self.checksum.clone(),
+            description: self.description.clone(),
+            transactional: self.transactional,
+        };
+        Some((name, entry))
+    }
 }
 
 impl std::fmt::Debug for LoadedMigration {
@@ -159,7 +184,19 @@ impl Runtime {
                 }
             })
             .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Runtime { engine, linker, limits })
+        let fingerprint = EngineFingerprint::of(&engine);
+        Ok(Runtime { engine, fingerprint, linker, limits, cache: None })
+    }
+
+    /// Takes compiled components from `cache` and stores what it compiles there.
+    pub fn with_cache(mut self, cache: Option<Cache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The compile cache, if it uses one.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
     }
 
     /// The limits every call runs under.
@@ -167,10 +204,10 @@ impl Runtime {
         &self.limits
     }
 
-    /// Reads, compiles and validates the component of `file` (its size, that it is a
-    /// component, that it imports nothing outside the allowlist, that it exports the
-    /// `wasmig:migration` world), then asks it to describe itself. Any failure names the
-    /// app, the migration and the file.
+    /// Reads, compiles (or takes from the compile cache) and validates the component of
+    /// `file` (its size, that it is a component, that it imports nothing outside the
+    /// allowlist, that it exports the `wasmig:migration` world), then asks it to describe
+    /// itself. Any failure names the app, the migration and the file.
     pub async fn load(&self, app: &str, file: &MigrationFile) -> Result<LoadedMigration> {
         let fail = |message: String| Error::Load {
             app: app.to_string(),
@@ -180,16 +217,18 @@ impl Runtime {
         };
         // Reading and compiling block: they run on a blocking thread, never on the async
         // executor, so other work (another compile, a database round trip) overlaps them.
-        let engine = self.engine.clone();
+        let (engine, cache) = (self.engine.clone(), self.cache.clone());
+        let cache = cache.map(|cache| (cache, self.fingerprint));
         let (path, limit) = (file.path.clone(), self.limits.component_bytes);
-        let (component, checksum) =
-            tokio::task::spawn_blocking(move || compile(&engine, &path, limit))
+        let compiled =
+            tokio::task::spawn_blocking(move || compile(&engine, cache.as_ref(), &path, limit))
                 .await
                 .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
                 .map_err(|refused| match refused {
                     Refused::Io(e) => Error::io(&file.path, e),
                     Refused::Invalid(message) => fail(message),
                 })?;
+        let Compiled { component, checksum, stamp, compiled } = compiled;
         let component_type = component.component_type();
         let refused: Vec<&str> = component_type
             .imports(&self.engine)
@@ -218,6 +257,8 @@ impl Runtime {
             checksum,
             description: String::new(),
             transactional: true,
+            compiled,
+            stamp,
             pre,
         };
         let (returned, _) =
@@ -404,11 +445,29 @@ fn ticks(budget: Duration) -> u64 {
     (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
-/// Reads and compiles the component at `path`: its size, that it is a component, that it
-/// compiles. Gives the component and the checksum of its bytes. Blocks.
-fn compile(engine: &Engine, path: &Path, limit: u64) -> Result<(Component, String), Refused> {
-    let bytes = read_component(path, limit)?;
+/// A component read from its file and compiled.
+struct Compiled {
+    component: Component,
+    /// sha256 of the file's bytes.
+    checksum: String,
+    /// The file's stamp as it was read, if it had settled.
+    stamp: Option<FileStamp>,
+    /// False when it came from the compile cache.
+    compiled: bool,
+}
+
+/// Reads the component at `path` (its size, that it is a component) and compiles it, or
+/// takes it from `cache` (the cache and the engine's fingerprint) when it was compiled
+/// before; what it compiles, it stores there. Blocks.
+fn compile(
+    engine: &Engine,
+    cache: Option<&(Cache, EngineFingerprint)>,
+    path: &Path,
+    limit: u64,
+) -> Result<Compiled, Refused> {
+    let (bytes, metadata) = read_component(path, limit)?;
     let checksum = source::checksum(&bytes);
+    let stamp = FileStamp::settled(&metadata);
     let invalid = |message: &str| Err(Refused::Invalid(message.to_string()));
     if wasmparser::Parser::is_core_wasm(&bytes) {
         return invalid("a core WebAssembly module, not a component");
@@ -416,9 +475,16 @@ fn compile(engine: &Engine, path: &Path, limit: u64) -> Result<(Component, Strin
     if !wasmparser::Parser::is_component(&bytes) {
         return invalid("not a WebAssembly component");
     }
+    let key = cache.map(|(cache, fingerprint)| (cache, cache.key(*fingerprint, &checksum)));
+    if let Some(component) = key.and_then(|(cache, key)| cache.load(engine, key)) {
+        return Ok(Compiled { component, checksum, stamp, compiled: false });
+    }
     let component = Component::new(engine, &bytes)
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
-    Ok((component, checksum))
+    if let Some((cache, key)) = key {
+        cache.store(key, &component);
+    }
+    Ok(Compiled { component, checksum, stamp, compiled: true })
 }
 
 /// Why a component file could not be compiled.
@@ -430,10 +496,12 @@ enum Refused {
     Invalid(String),
 }
 
-/// Reads a component file, refusing one over `limit` bytes before reading it.
-fn read_component(path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
+/// Reads a component file, refusing one over `limit` bytes before reading it. Gives its
+/// bytes and its metadata as it was opened.
+fn read_component(path: &Path, limit: u64) -> Result<(Vec<u8>, std::fs::Metadata), Refused> {
     let file = std::fs::File::open(path).map_err(Refused::Io)?;
-    let size = file.metadata().map_err(Refused::Io)?.len();
+    let metadata = file.metadata().map_err(Refused::Io)?;
+    let size = metadata.len();
     let too_large = |size: u64| {
         Refused::Invalid(format!(
             "the component file is {size} bytes, over the limit of {} MiB ([limits] component_mib)",
@@ -449,7 +517,7 @@ fn read_component(path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
     if bytes.len() as u64 > limit {
         return Err(too_large(bytes.len() as u64));
     }
-    Ok(bytes)
+    Ok((bytes, metadata))
 }
 
 /// Whether a migration may import the interface `name` (`wasi:io/poll@0.2.6`).
@@ -593,6 +661,6 @@ mod tests {
             panic!("an oversized file is refused")
         };
         assert!(error.contains("2048 bytes") && error.contains("component_mib"), "{error}");
-        assert_eq!(read_component(&path, 4096).unwrap().len(), 2048);
+        assert_eq!(read_component(&path, 4096).unwrap().0.len(), 2048);
     }
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod backwards;
+mod cache;
 mod check_clean;
 mod crash;
 mod determinism;

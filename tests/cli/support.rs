@@ -18,6 +18,18 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
 }
 
+/// Cargo's target folder.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// The compile cache the suite's wasmig runs share (content-addressed, so sharing it
+/// across tests, processes and backends is what it is for). Tests of the cache itself use
+/// a folder of their own.
+pub fn shared_cache() -> PathBuf {
+    target_dir().join("wasmig-test-cache")
+}
+
 /// Built components: the sample migrations by `<app>/<ID>_<slug>`, test guests by folder name.
 #[derive(Debug)]
 pub struct Components {
@@ -74,10 +86,7 @@ pub fn components() -> &'static Components {
             "building the guest components failed (is wasm32-wasip2 installed?)"
         );
 
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("wasm32-wasip2/release");
+        let target = target_dir().join("wasm32-wasip2/release");
         let artefact = |dir: &Path| {
             let path = target
                 .join(format!("{}.wasm", package_name(&dir.join("Cargo.toml")).replace('-', "_")));
@@ -277,7 +286,10 @@ impl TestProject {
     /// database is used; on a server, `DATABASE_URL` names the test's own database.
     pub fn wasmig_std(&self) -> Command {
         let mut cmd = Command::cargo_bin("wasmig").unwrap();
-        cmd.current_dir(self.path()).env_remove("DATABASE_URL").env("NO_COLOR", "1");
+        cmd.current_dir(self.path())
+            .env_remove("DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .env("WASMIG_CACHE_DIR", shared_cache());
         if backend() != Backend::Sqlite {
             cmd.env("DATABASE_URL", &self.database.url);
         }

@@ -4,12 +4,13 @@
 
 mod render;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::cache::{self, CACHE_DIR_ENV, Cache};
 use crate::commands::{
     BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, Project, Resolution,
 };
@@ -33,6 +34,10 @@ pub struct Cli {
     /// `lock_timeout` in the config file (default 60).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
+
+    /// Compile every component afresh: neither read nor fill the compile cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -145,6 +150,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Show or empty the compile cache of compiled components.
+    Cache {
+        /// What to do.
+        #[command(subcommand)]
+        action: CacheAction,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t, global = true)]
+        format: Format,
+    },
+}
+
+/// `wasmig cache` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum CacheAction {
+    /// Where the cache is, how many compiled components it holds and their size.
+    Info,
+    /// Remove every compiled component and recorded description.
+    Clear,
 }
 
 impl Command {
@@ -156,6 +179,7 @@ impl Command {
             Command::Clean { .. } => "clean",
             Command::Resolve { .. } => "resolve",
             Command::New { .. } => "new",
+            Command::Cache { .. } => "cache",
         }
     }
 
@@ -166,7 +190,8 @@ impl Command {
             | Command::Check { format, .. }
             | Command::Clean { format, .. }
             | Command::Resolve { format, .. }
-            | Command::New { format, .. } => *format,
+            | Command::New { format, .. }
+            | Command::Cache { format, .. } => *format,
         }
     }
 }
@@ -195,9 +220,16 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    if let Command::Cache { action, format } = cli.command {
+        // The cache needs no project: outside one, the environment says where it is.
+        return cache_command(cache_dir(&cli.config, cli.database_url), action, format);
+    }
     let project = Settings::load(&cli.config, cli.database_url).and_then(|mut settings| {
         if let Some(seconds) = cli.lock_timeout {
             settings.lock_timeout = Duration::from_secs(seconds);
+        }
+        if cli.no_cache {
+            settings.cache_dir = None;
         }
         Project::new(settings)
     });
@@ -206,6 +238,30 @@ pub async fn run(cli: Cli) -> ExitCode {
         Err(e) => return render::failure(cli.command.name(), cli.command.format(), &e),
     };
     execute(&project, cli.command).await
+}
+
+/// The compile cache's folder: as the project at `config` sets it when there is one, else
+/// from the environment alone.
+fn cache_dir(config: &Path, database_url: Option<String>) -> Result<PathBuf, Error> {
+    let dir = if config.exists() {
+        Settings::load(config, database_url)?.cache_dir
+    } else {
+        cache::locate(None, |name| std::env::var_os(name))
+    };
+    dir.ok_or_else(|| {
+        Error::Usage(format!(
+            "no compile cache folder: set {CACHE_DIR_ENV}, `cache_dir` in wasmig.toml, or HOME"
+        ))
+    })
+}
+
+/// `wasmig cache info|clear` on the cache in `dir`.
+fn cache_command(dir: Result<PathBuf, Error>, action: CacheAction, format: Format) -> ExitCode {
+    let report = dir.and_then(|dir| match action {
+        CacheAction::Info => Cache::new(dir).info(),
+        CacheAction::Clear => Cache::new(dir).clear(),
+    });
+    render::outcome("cache", format, report, |format, info| render::cache(format, action, &info))
 }
 
 /// Runs `command` on a loaded project, prints its report, and gives the exit status.
@@ -249,6 +305,11 @@ pub async fn execute(project: &Project, command: Command) -> ExitCode {
             let now = time::OffsetDateTime::now_utc();
             let report = crate::new_migration(&project.settings, &app, &migration, now);
             render::outcome(name, format, report, render::new)
+        }
+        Command::Cache { action, format } => {
+            let dir = project.settings.cache_dir.clone();
+            let off = || Error::Usage("the compile cache is off for this project".to_string());
+            cache_command(dir.ok_or_else(off), action, format)
         }
     }
 }

@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use super::Format;
+use super::{CacheAction, Format};
+use crate::cache::CacheInfo;
 use crate::commands::{CheckReport, CleanReport, NewReport, ResolveReport};
 use crate::error::{Error, Failure, Result, Rollback, StopKind};
 use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
@@ -393,4 +394,38 @@ pub(super) fn new(format: Format, report: NewReport) -> ExitCode {
         eprintln!("  {command}");
     }
     ExitCode::SUCCESS
+}
+
+/// `cache info` and `cache clear`: where the cache is and what it holds (or held).
+pub(super) fn cache(format: Format, action: CacheAction, info: &CacheInfo) -> ExitCode {
+    let action = match action {
+        CacheAction::Info => "info",
+        CacheAction::Clear => "clear",
+    };
+    match format {
+        Format::Json => {
+            print_json(&document("cache", json!({ "action": action, "cache": info }), None))
+        }
+        Format::Text if action == "info" => {
+            println!("{}", info.dir.display());
+            println!("{} compiled component(s), {}", info.entries, size(info.bytes));
+            println!("{} migrations folder(s) described", info.folders);
+        }
+        Format::Text => eprintln!(
+            "cleared {}: {} compiled component(s), {}",
+            info.dir.display(),
+            info.entries,
+            size(info.bytes)
+        ),
+    }
+    ExitCode::SUCCESS
+}
+
+/// A size in bytes for people.
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
 }

@@ -85,7 +85,8 @@ impl Request for BackwardsMigrationManager {
 
     async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
         let Planning { project, hooks, conn, report } = cx;
-        let mut steps = Vec::new();
+        let mut to_load = Vec::new();
+        let mut checksums = Vec::new();
         let mut per_app = Vec::new();
         for app in apps {
             let applied = ledger::applied(conn, &app.name).await?;
@@ -96,7 +97,7 @@ impl Request for BackwardsMigrationManager {
             if to_reverse.is_empty() {
                 continue;
             }
-            let files = source::discover(app)?;
+            let mut files = source::discover(app)?;
             let missing: Vec<String> = to_reverse
                 .iter()
                 .filter(|id| !files.iter().any(|f| &f.id == *id))
@@ -105,26 +106,34 @@ impl Request for BackwardsMigrationManager {
             if !missing.is_empty() {
                 return Err(Error::MissingFiles { app: app.name.clone(), ids: missing.join(", ") });
             }
-            let in_order = to_reverse.iter().filter_map(|id| files.iter().find(|f| &f.id == id));
-            let migrations = project.load_all(app, in_order).await?;
-            for migration in &migrations {
-                let row = applied.iter().find(|row| row.migration_id == migration.id);
-                if row.is_some_and(|row| row.checksum != migration.checksum) {
-                    let warning = format!(
-                        "app {} migration {}: the component changed since it was applied",
-                        migration.app, migration.id
-                    );
-                    hooks.event(Event::Warning(&warning));
-                    report.warnings.push(warning);
-                }
+            for id in &to_reverse {
+                let at = files.iter().position(|f| &f.id == id).expect("checked above");
+                to_load.push((*app, files.swap_remove(at)));
+                let row = applied.iter().find(|row| &row.migration_id == id);
+                checksums.push(row.map(|row| row.checksum.clone()));
             }
-            per_app.push((app.name.clone(), migrations.len()));
-            steps.extend(migrations.into_iter().map(|migration| Step {
+            per_app.push((app.name.clone(), to_reverse.len()));
+        }
+        // Only the range is loaded, every app's together so that compiling uses every core.
+        let migrations = project.load_all(to_load.iter().map(|(app, file)| (*app, file))).await?;
+        for (migration, applied) in migrations.iter().zip(&checksums) {
+            if applied.as_ref().is_some_and(|checksum| *checksum != migration.checksum) {
+                let warning = format!(
+                    "app {} migration {}: the component changed since it was applied",
+                    migration.app, migration.id
+                );
+                hooks.event(Event::Warning(&warning));
+                report.warnings.push(warning);
+            }
+        }
+        let steps: Vec<Step> = migrations
+            .into_iter()
+            .map(|migration| Step {
                 migration,
                 direction: Direction::Backwards,
                 delete_file: self.clean,
-            }));
-        }
+            })
+            .collect();
         if !steps.is_empty() && !self.preview {
             confirm(hooks, self.auto_agree, question(&per_app, steps.len()))?;
         }

@@ -4,10 +4,11 @@ use serde::Serialize;
 
 use super::Project;
 use crate::backend::Access;
+use crate::cache::FolderIndex;
 use crate::error::Result;
 use crate::ledger;
 use crate::report::{Event, Hooks, Silent};
-use crate::source;
+use crate::source::{self, MigrationFile};
 
 /// The status of one migration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,8 +55,8 @@ impl CheckMigrationManager {
         CheckMigrationManager { app_name: app_name.into() }
     }
 
-    /// One status per migration file, in app order then ID order. Loads every component,
-    /// so a broken one fails the check.
+    /// One status per migration file, in app order then ID order. A pending migration
+    /// that was never described before is loaded, so a broken one fails the check.
     pub async fn get_migration_statuses(&self, project: &Project) -> Result<Vec<MigrationStatus>> {
         Ok(self.report(project, &Silent).await?.statuses)
     }
@@ -70,14 +71,34 @@ impl CheckMigrationManager {
             for app in apps {
                 let files = source::discover(app)?;
                 let applied = ledger::applied(&mut conn, &app.name).await?;
-                for migration in project.load_all(app, &files).await? {
-                    let row = applied.iter().find(|row| row.migration_id == migration.id);
+                // Descriptions come from the ledger for applied migrations and from the
+                // compile cache for pending ones seen before; only the rest are loaded.
+                let known = project.runtime.cache().map(|cache| cache.folder(&app.dir));
+                let mut described = Vec::with_capacity(files.len());
+                let mut unknown = Vec::new();
+                for file in &files {
+                    let row = applied.iter().find(|row| row.migration_id == file.id);
+                    let description = match row {
+                        Some(row) => Some(row.description.clone()),
+                        None => known.as_ref().and_then(|index| recorded(index, file)),
+                    };
+                    if description.is_none() {
+                        unknown.push((app, file));
+                    }
+                    described.push((file, row, description));
+                }
+                let mut loaded = project.load_all(unknown).await?.into_iter();
+                for (file, row, description) in described {
+                    let description = match description {
+                        Some(description) => description,
+                        None => loaded.next().expect("one loaded per unknown").description,
+                    };
                     report.statuses.push(MigrationStatus {
+                        app_name: app.name.clone(),
+                        migration_id: file.id.to_string(),
+                        description,
                         has_ran: row.is_some(),
                         dirty: row.is_some_and(|row| row.dirty),
-                        app_name: migration.app,
-                        migration_id: migration.id.to_string(),
-                        description: migration.description,
                     });
                 }
                 let orphans: Vec<String> = applied
@@ -101,4 +122,11 @@ impl CheckMigrationManager {
         conn.close().await;
         found.map(|()| report)
     }
+}
+
+/// What the cache's `index` recorded for `file`, if the file is unchanged since.
+fn recorded(index: &FolderIndex, file: &MigrationFile) -> Option<String> {
+    let name = file.path.file_name()?.to_str()?;
+    let metadata = file.path.metadata().ok()?;
+    index.get(name, &metadata).map(|entry| entry.description.clone())
 }

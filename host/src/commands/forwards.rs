@@ -87,7 +87,7 @@ impl Request for ForwardsMigrationManager {
 
     async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
         let Planning { project, hooks, conn, report } = cx;
-        let mut steps = Vec::new();
+        let mut to_load = Vec::new();
         for app in apps {
             let files = source::discover(app)?;
             let rows = ledger::applied(conn, &app.name).await?;
@@ -100,17 +100,17 @@ impl Request for ForwardsMigrationManager {
                 plan::Forwards::AlreadyApplied(id) => {
                     report.notes.push(format!("app {}: migration {id} has already run", app.name));
                 }
-                plan::Forwards::Apply(to_apply) => {
-                    let files = files.iter().filter(|f| to_apply.contains(&f.id));
-                    let loaded = project.load_all(app, files).await?;
-                    steps.extend(loaded.into_iter().map(|migration| Step {
-                        migration,
-                        direction: Direction::Forwards,
-                        delete_file: false,
-                    }));
-                }
+                plan::Forwards::Apply(to_apply) => to_load.extend(
+                    files.into_iter().filter(|f| to_apply.contains(&f.id)).map(|f| (*app, f)),
+                ),
             }
         }
+        // Every app's migrations are loaded together, so that compiling uses every core.
+        let loaded = project.load_all(to_load.iter().map(|(app, file)| (*app, file))).await?;
+        let steps: Vec<Step> = loaded
+            .into_iter()
+            .map(|migration| Step { migration, direction: Direction::Forwards, delete_file: false })
+            .collect();
         if self.fake && steps.len() > 1 {
             let prompt = format!("Fake {} migration(s) of {}?", steps.len(), self.app_name);
             confirm(hooks, self.auto_agree, Question { prompt, details: Vec::new() })?;

@@ -9,6 +9,7 @@ mod forwards;
 mod new;
 mod resolve;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use futures::{StreamExt, TryStreamExt};
@@ -21,6 +22,7 @@ pub use new::{NewReport, new_migration};
 pub use resolve::{Resolution, ResolveReport, resolve};
 
 use crate::backend::{Access, Connection};
+use crate::cache::Cache;
 use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Step};
@@ -45,7 +47,9 @@ impl Project {
     /// A project from validated settings.
     pub fn new(settings: Settings) -> Result<Self> {
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Project { runtime: Runtime::new(settings.limits.clone())?, settings, parallel })
+        let cache = settings.cache_dir.clone().map(Cache::new);
+        let runtime = Runtime::new(settings.limits.clone())?.with_cache(cache);
+        Ok(Project { runtime, settings, parallel })
     }
 
     /// Reads `config_path`; `database_url` (flag or environment) overrides the file.
@@ -70,18 +74,32 @@ impl Project {
         Ok(conn)
     }
 
-    /// Loads the components of `files`, in order, compiling several at once: all of them
-    /// are loaded and validated before anything runs.
+    /// Loads the components of `files` (each with its app), in order, several at once on
+    /// all cores, each compiled unless the compile cache has it: all of them are loaded and
+    /// validated before anything runs. What they said about themselves is recorded in the
+    /// cache, so that `check` can list them later without loading them.
     async fn load_all<'f>(
         &self,
-        app: &App,
-        files: impl IntoIterator<Item = &'f MigrationFile>,
+        files: impl IntoIterator<Item = (&'f App, &'f MigrationFile)>,
     ) -> Result<Vec<LoadedMigration>> {
-        futures::stream::iter(files)
-            .map(|file| self.runtime.load(&app.name, file))
+        let loaded: Vec<LoadedMigration> = futures::stream::iter(files)
+            .map(|(app, file)| self.runtime.load(&app.name, file))
             .buffered(self.parallel)
             .try_collect()
-            .await
+            .await?;
+        if let Some(cache) = self.runtime.cache() {
+            let mut by_folder: BTreeMap<&Path, Vec<_>> = BTreeMap::new();
+            for migration in &loaded {
+                if let (Some(folder), Some(entry)) = (migration.path.parent(), migration.indexed())
+                {
+                    by_folder.entry(folder).or_default().push(entry);
+                }
+            }
+            for (folder, entries) in by_folder {
+                cache.record(folder, entries);
+            }
+        }
+        Ok(loaded)
     }
 }
 
