@@ -47,6 +47,7 @@ fn forwards_and_backwards_report_every_migration() {
         keys(first),
         [
             "app_name",
+            "compiled",
             "deleted_file",
             "description",
             "direction",
