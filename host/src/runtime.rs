@@ -218,16 +218,17 @@ impl Runtime {
         // Reading and compiling block: they run on a blocking thread, never on the async
         // executor, so other work (another compile, a database round trip) overlaps them.
         let (engine, cache) = (self.engine.clone(), self.cache.clone());
-        let cache = cache.map(|cache| (cache, self.fingerprint));
-        let (path, limit) = (file.path.clone(), self.limits.component_bytes);
-        let compiled =
-            tokio::task::spawn_blocking(move || compile(&engine, cache.as_ref(), &path, limit))
-                .await
-                .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
-                .map_err(|refused| match refused {
-                    Refused::Io(e) => Error::io(&file.path, e),
-                    Refused::Invalid(message) => fail(message),
-                })?;
+        let (fingerprint, path, limit) =
+            (self.fingerprint, file.path.clone(), self.limits.component_bytes);
+        let compiled = tokio::task::spawn_blocking(move || {
+            compile(&engine, fingerprint, cache.as_ref(), &path, limit)
+        })
+        .await
+        .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
+        .map_err(|refused| match refused {
+            Refused::Io(e) => Error::io(&file.path, e),
+            Refused::Invalid(message) => fail(message),
+        })?;
         let Compiled { component, checksum, stamp, compiled } = compiled;
         let component_type = component.component_type();
         let refused: Vec<&str> = component_type
@@ -457,11 +458,12 @@ struct Compiled {
 }
 
 /// Reads the component at `path` (its size, that it is a component) and compiles it, or
-/// takes it from `cache` (the cache and the engine's fingerprint) when it was compiled
-/// before; what it compiles, it stores there. Blocks.
+/// takes it from `cache` when an engine with `engine`'s `fingerprint` compiled it before;
+/// what it compiles, it stores there. Blocks.
 fn compile(
     engine: &Engine,
-    cache: Option<&(Cache, EngineFingerprint)>,
+    fingerprint: EngineFingerprint,
+    cache: Option<&Cache>,
     path: &Path,
     limit: u64,
 ) -> Result<Compiled, Refused> {
@@ -475,13 +477,13 @@ fn compile(
     if !wasmparser::Parser::is_component(&bytes) {
         return invalid("not a WebAssembly component");
     }
-    let key = cache.map(|(cache, fingerprint)| (cache, cache.key(*fingerprint, &checksum)));
-    if let Some(component) = key.and_then(|(cache, key)| cache.load(engine, key)) {
+    let key = fingerprint.key(&checksum);
+    if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
         return Ok(Compiled { component, checksum, stamp, compiled: false });
     }
     let component = Component::new(engine, &bytes)
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
-    if let Some((cache, key)) = key {
+    if let Some(cache) = cache {
         cache.store(key, &component);
     }
     Ok(Compiled { component, checksum, stamp, compiled: true })

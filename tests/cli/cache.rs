@@ -205,3 +205,27 @@ fn cache_dir_in_the_config_is_relative_to_it() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(artefacts(&test.project.path().join("build/cache")).len(), sample_count());
 }
+
+#[test]
+fn backwards_1_loads_only_the_migration_it_reverses() {
+    let test = Cached::sample();
+    test.json(&["forwards", "all", "-y"]);
+    test.json(&["cache", "clear"]);
+    assert_eq!(test.compiled(&["backwards", "blog", "-y"]), [true]);
+    assert_eq!(test.artefacts().len(), 1, "one component loaded, so one compiled");
+}
+
+#[test]
+fn check_describes_applied_migrations_from_the_ledger() {
+    let test = Cached::sample();
+    let applied = test.json(&["forwards", "all", "-y"]);
+    test.json(&["cache", "clear"]);
+    let statuses = test.json(&["check"]);
+    let statuses = statuses.as_array().unwrap();
+    assert_eq!(statuses.len(), sample_count());
+    for (status, migration) in statuses.iter().zip(applied["migrations"].as_array().unwrap()) {
+        assert_eq!(status["has_ran"], true);
+        assert_eq!(status["description"], migration["description"]);
+    }
+    assert!(test.artefacts().is_empty(), "check compiled an applied migration");
+}

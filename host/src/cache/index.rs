@@ -95,10 +95,10 @@ impl FolderIndex {
         }
     }
 
-    /// The entry of `file` (a file name in the folder), if the file is unchanged since it
-    /// was recorded. `metadata` is the file's.
-    pub fn get(&self, file: &str, metadata: &Metadata) -> Option<&Indexed> {
-        self.get_at(file, metadata, SystemTime::now())
+    /// The entry of `file` (in the folder), if the file is unchanged since it was recorded.
+    pub fn get(&self, file: &Path) -> Option<&Indexed> {
+        let name = file.file_name()?.to_str()?;
+        self.get_at(name, &file.metadata().ok()?, SystemTime::now())
     }
 
     fn get_at(&self, file: &str, metadata: &Metadata, now: SystemTime) -> Option<&Indexed> {
@@ -158,26 +158,27 @@ mod tests {
 
     #[test]
     fn an_entry_holds_while_its_file_is_unchanged() {
+        const NAME: &str = "20240101000000_a.wasm";
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("20240101000000_a.wasm");
+        let file = dir.path().join(NAME);
         std::fs::write(&file, b"one").unwrap();
         let mut index = FolderIndex::read(&dir.path().join("none.json"), dir.path());
-        assert!(index.merge(vec![("a".into(), entry(&file.metadata().unwrap(), "first"))]));
-        assert!(!index.merge(vec![("a".into(), entry(&file.metadata().unwrap(), "first"))]));
+        assert!(index.merge(vec![(NAME.into(), entry(&file.metadata().unwrap(), "first"))]));
+        assert!(!index.merge(vec![(NAME.into(), entry(&file.metadata().unwrap(), "first"))]));
 
         let recorded = dir.path().join("index.json");
         index.write(&mut File::create(&recorded).unwrap()).unwrap();
         let index = FolderIndex::read(&recorded, dir.path());
         let metadata = file.metadata().unwrap();
-        assert_eq!(index.get_at("a", &metadata, later()).unwrap().description, "first");
+        assert_eq!(index.get_at(NAME, &metadata, later()).unwrap().description, "first");
         assert!(index.get_at("b", &metadata, later()).is_none());
         // Not while the file may still be changing.
-        assert!(index.get("a", &metadata).is_none());
+        assert!(index.get(&file).is_none());
 
         // Rewritten with the same size: the times differ.
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&file, b"two").unwrap();
-        assert!(index.get_at("a", &file.metadata().unwrap(), later()).is_none());
+        assert!(index.get_at(NAME, &file.metadata().unwrap(), later()).is_none());
 
         // An index of another folder, or a damaged one, is empty.
         assert!(FolderIndex::read(&recorded, Path::new("/elsewhere")).entries.is_empty());

@@ -61,6 +61,17 @@ impl EngineFingerprint {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         EngineFingerprint(hasher.0.finalize().into())
     }
+
+    /// The cache key of a component with sha256 `checksum` (hex) compiled by an engine
+    /// with this fingerprint.
+    pub fn key(&self, checksum: &str) -> Key {
+        let mut digest = Sha256::new();
+        digest.update(b"wasmig compiled component ");
+        digest.update(LAYOUT);
+        digest.update(self.0);
+        digest.update(checksum.as_bytes());
+        Key(digest.finalize().into())
+    }
 }
 
 /// Feeds what a [`Hash`] implementation writes into sha256, giving a digest that is
@@ -115,22 +126,6 @@ impl Cache {
     /// The cache in `dir`; nothing is created until something is stored.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Cache { dir: dir.into() }
-    }
-
-    /// The cache folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The key of a component with sha256 `checksum` (hex) compiled by an engine with
-    /// `engine`'s fingerprint.
-    pub fn key(&self, engine: EngineFingerprint, checksum: &str) -> Key {
-        let mut digest = Sha256::new();
-        digest.update(b"wasmig compiled component ");
-        digest.update(LAYOUT);
-        digest.update(engine.0);
-        digest.update(checksum.as_bytes());
-        Key(digest.finalize().into())
     }
 
     /// The compiled component stored under `key`, when there is one that verifies; `None`
@@ -189,14 +184,11 @@ impl Cache {
     pub fn info(&self) -> Result<CacheInfo> {
         let mut info = CacheInfo { dir: self.dir.clone(), ..CacheInfo::default() };
         let root = self.dir.join(LAYOUT);
-        for entry in read_dir_if_any(&root.join("components"))? {
-            let metadata = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
-            if metadata.is_file() && entry.path().extension().is_some_and(|ext| ext == "cwasm") {
-                info.entries += 1;
-                info.bytes += metadata.len();
-            }
+        for entry in read_dir_if_any(&root.join("components"), "cwasm")? {
+            info.entries += 1;
+            info.bytes += entry.metadata().map_err(|e| Error::io(entry.path(), e))?.len();
         }
-        info.folders = read_dir_if_any(&root.join("folders"))?.len() as u64;
+        info.folders = read_dir_if_any(&root.join("folders"), "json")?.len() as u64;
         Ok(info)
     }
 
@@ -253,13 +245,20 @@ impl Cache {
     }
 }
 
-/// The entries of `dir`, none when it does not exist.
-fn read_dir_if_any(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => entries.collect::<std::io::Result<_>>().map_err(|e| Error::io(dir, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(dir, e)),
-    }
+/// The files of `dir` with `extension` (not the temporary files of a write under way);
+/// none when `dir` does not exist.
+fn read_dir_if_any(dir: &Path, extension: &str) -> Result<Vec<std::fs::DirEntry>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            entries.collect::<std::io::Result<Vec<_>>>().map_err(|e| Error::io(dir, e))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.path().extension().is_some_and(|x| x == extension))
+        .collect())
 }
 
 #[cfg(test)]
@@ -287,12 +286,11 @@ mod tests {
 
     #[test]
     fn keys_differ_by_component_and_by_engine() {
-        let cache = Cache::new("/unused");
         let a = EngineFingerprint([1; 32]);
         let b = EngineFingerprint([2; 32]);
-        assert_eq!(cache.key(a, "00ff"), cache.key(a, "00ff"));
-        assert_ne!(cache.key(a, "00ff"), cache.key(a, "00fe"));
-        assert_ne!(cache.key(a, "00ff"), cache.key(b, "00ff"));
+        assert_eq!(a.key("00ff"), a.key("00ff"));
+        assert_ne!(a.key("00ff"), a.key("00fe"));
+        assert_ne!(a.key("00ff"), b.key("00ff"));
     }
 
     #[test]

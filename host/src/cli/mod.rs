@@ -39,6 +39,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
+    /// How the result is printed on stdout (`table` is another name for `text`).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub format: Format,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,9 +77,6 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
     },
     /// Reverse applied migrations, newest-applied first.
     Backwards {
@@ -93,18 +94,12 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
     },
     /// List migrations and whether they have run.
     Check {
         /// An app name, or `all`.
         #[arg(default_value = "all")]
         app: String,
-        /// Output format (`table` is the text format's other name).
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
         /// Exit with status 1 when any listed migration has not run.
         #[arg(long)]
         fail_on_pending: bool,
@@ -116,9 +111,6 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
     },
     /// Settle a dirty migration after repairing the schema by hand.
     #[command(group = clap::ArgGroup::new("outcome").required(true))]
@@ -136,9 +128,6 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
     },
     /// Create the source of a new migration (a Rust crate) in an app's folder.
     New {
@@ -146,18 +135,12 @@ pub enum Command {
         app: String,
         /// What the migration does, e.g. "add tags".
         name: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: Format,
     },
     /// Show or empty the compile cache of compiled components.
     Cache {
         /// What to do.
         #[command(subcommand)]
         action: CacheAction,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t, global = true)]
-        format: Format,
     },
 }
 
@@ -182,18 +165,6 @@ impl Command {
             Command::Cache { .. } => "cache",
         }
     }
-
-    fn format(&self) -> Format {
-        match self {
-            Command::Forwards { format, .. }
-            | Command::Backwards { format, .. }
-            | Command::Check { format, .. }
-            | Command::Clean { format, .. }
-            | Command::Resolve { format, .. }
-            | Command::New { format, .. }
-            | Command::Cache { format, .. } => *format,
-        }
-    }
 }
 
 /// The `wasmig` binary: parse the command line (exit status 2 when it is wrong), run the
@@ -204,7 +175,7 @@ pub fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("WASMIG_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let format = cli.command.format();
+    let format = cli.format;
     let command = cli.command.name();
     // Current-thread: migrations run one after another; compilation runs on tokio's
     // blocking pool, off this thread.
@@ -220,9 +191,9 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Command::Cache { action, format } = cli.command {
+    if let Command::Cache { action } = cli.command {
         // The cache needs no project: outside one, the environment says where it is.
-        return cache_command(cache_dir(&cli.config, cli.database_url), action, format);
+        return cache_command(cache_dir(&cli.config, cli.database_url), action, cli.format);
     }
     let project = Settings::load(&cli.config, cli.database_url).and_then(|mut settings| {
         if let Some(seconds) = cli.lock_timeout {
@@ -235,9 +206,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     });
     let project = match project {
         Ok(project) => project,
-        Err(e) => return render::failure(cli.command.name(), cli.command.format(), &e),
+        Err(e) => return render::failure(cli.command.name(), cli.format, &e),
     };
-    execute(&project, cli.command).await
+    execute(&project, cli.command, cli.format).await
 }
 
 /// The compile cache's folder: as the project at `config` sets it when there is one, else
@@ -264,17 +235,18 @@ fn cache_command(dir: Result<PathBuf, Error>, action: CacheAction, format: Forma
     render::outcome("cache", format, report, |format, info| render::cache(format, action, &info))
 }
 
-/// Runs `command` on a loaded project, prints its report, and gives the exit status.
-pub async fn execute(project: &Project, command: Command) -> ExitCode {
+/// Runs `command` on a loaded project, prints its report in `format`, and gives the exit
+/// status.
+pub async fn execute(project: &Project, command: Command, format: Format) -> ExitCode {
     let name = command.name();
-    let terminal = Terminal::new(command.format());
+    let terminal = Terminal::new(format);
     match command {
-        Command::Forwards { app, migration_id, fake, preview, auto_agree, format } => {
+        Command::Forwards { app, migration_id, fake, preview, auto_agree } => {
             let manager =
                 ForwardsMigrationManager { app_name: app, migration_id, fake, preview, auto_agree };
             render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
         }
-        Command::Backwards { app, migration_id, clean, preview, auto_agree, format } => {
+        Command::Backwards { app, migration_id, clean, preview, auto_agree } => {
             let manager = BackwardsMigrationManager {
                 app_name: app,
                 migration_id,
@@ -284,29 +256,29 @@ pub async fn execute(project: &Project, command: Command) -> ExitCode {
             };
             render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
         }
-        Command::Check { app, format, fail_on_pending } => {
+        Command::Check { app, fail_on_pending } => {
             let report = CheckMigrationManager::new(app).report(project, &terminal).await;
             render::outcome(name, format, report, |format, report| {
                 render::check(format, report, fail_on_pending)
             })
         }
-        Command::Clean { app, auto_agree, format } => {
+        Command::Clean { app, auto_agree } => {
             let report = crate::clean(project, &app, auto_agree, &terminal).await;
             render::outcome(name, format, report, render::clean)
         }
-        Command::Resolve { app, migration_id, applied, reversed: _, auto_agree, format } => {
+        Command::Resolve { app, migration_id, applied, reversed: _, auto_agree } => {
             let resolution = if applied { Resolution::Applied } else { Resolution::Reversed };
             let report =
                 crate::resolve(project, &app, &migration_id, resolution, auto_agree, &terminal)
                     .await;
             render::outcome(name, format, report, render::resolve)
         }
-        Command::New { app, name: migration, format } => {
+        Command::New { app, name: migration } => {
             let now = time::OffsetDateTime::now_utc();
             let report = crate::new_migration(&project.settings, &app, &migration, now);
             render::outcome(name, format, report, render::new)
         }
-        Command::Cache { action, format } => {
+        Command::Cache { action } => {
             let dir = project.settings.cache_dir.clone();
             let off = || Error::Usage("the compile cache is off for this project".to_string());
             cache_command(dir.ok_or_else(off), action, format)
@@ -324,9 +296,9 @@ pub async fn forwards(
     preview: bool,
     auto_agree: bool,
 ) -> ExitCode {
-    let (app, migration_id, format) = (app_name.into(), migration_id.into(), Format::Text);
-    execute(project, Command::Forwards { app, migration_id, fake, preview, auto_agree, format })
-        .await
+    let (app, migration_id) = (app_name.into(), migration_id.into());
+    let command = Command::Forwards { app, migration_id, fake, preview, auto_agree };
+    execute(project, command, Format::Text).await
 }
 
 /// `wasmig backwards` as a library call: runs, prints as the CLI does, gives the exit
@@ -339,9 +311,9 @@ pub async fn backwards(
     clean: bool,
     preview: bool,
 ) -> ExitCode {
-    let (app, migration_id, format) = (app_name.into(), migration_id.map(Into::into), Format::Text);
-    execute(project, Command::Backwards { app, migration_id, clean, preview, auto_agree, format })
-        .await
+    let (app, migration_id) = (app_name.into(), migration_id.map(Into::into));
+    let command = Command::Backwards { app, migration_id, clean, preview, auto_agree };
+    execute(project, command, Format::Text).await
 }
 
 /// `wasmig check` as a library call. With `fail_on_pending`, exit status 1 when any
@@ -352,5 +324,5 @@ pub async fn check(
     format: Format,
     fail_on_pending: bool,
 ) -> ExitCode {
-    execute(project, Command::Check { app: app_name.into(), format, fail_on_pending }).await
+    execute(project, Command::Check { app: app_name.into(), fail_on_pending }, format).await
 }

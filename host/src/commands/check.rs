@@ -4,11 +4,10 @@ use serde::Serialize;
 
 use super::Project;
 use crate::backend::Access;
-use crate::cache::FolderIndex;
 use crate::error::Result;
 use crate::ledger;
 use crate::report::{Event, Hooks, Silent};
-use crate::source::{self, MigrationFile};
+use crate::source;
 
 /// The status of one migration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,35 +67,33 @@ impl CheckMigrationManager {
         let mut conn = project.connect(Access::ReadOnly).await?;
         let mut report = CheckReport::default();
         let found = async {
+            let mut listed = Vec::with_capacity(apps.len());
             for app in apps {
                 let files = source::discover(app)?;
                 let applied = ledger::applied(&mut conn, &app.name).await?;
-                // Descriptions come from the ledger for applied migrations and from the
-                // compile cache for pending ones seen before; only the rest are loaded.
+                listed.push((app, files, applied));
+            }
+            // Descriptions come from the ledger for applied migrations and from the
+            // compile cache's record for pending ones seen before. Only the rest are
+            // loaded, every app's at once.
+            let mut unknown = Vec::new();
+            for (app, files, applied) in &listed {
                 let known = project.runtime.cache().map(|cache| cache.folder(&app.dir));
-                let mut described = Vec::with_capacity(files.len());
-                let mut unknown = Vec::new();
-                for file in &files {
+                for file in files {
                     let row = applied.iter().find(|row| row.migration_id == file.id);
                     let description = match row {
                         Some(row) => Some(row.description.clone()),
-                        None => known.as_ref().and_then(|index| recorded(index, file)),
+                        None => known.as_ref().and_then(|index| index.get(&file.path)).map(
+                            |entry| entry.description.clone(),
+                        ),
                     };
                     if description.is_none() {
-                        unknown.push((app, file));
+                        unknown.push((report.statuses.len(), (*app, file)));
                     }
-                    described.push((file, row, description));
-                }
-                let mut loaded = project.load_all(unknown).await?.into_iter();
-                for (file, row, description) in described {
-                    let description = match description {
-                        Some(description) => description,
-                        None => loaded.next().expect("one loaded per unknown").description,
-                    };
                     report.statuses.push(MigrationStatus {
                         app_name: app.name.clone(),
                         migration_id: file.id.to_string(),
-                        description,
+                        description: description.unwrap_or_default(),
                         has_ran: row.is_some(),
                         dirty: row.is_some_and(|row| row.dirty),
                     });
@@ -116,17 +113,14 @@ impl CheckMigrationManager {
                     report.orphans.push((app.name.clone(), orphans));
                 }
             }
+            let loaded = project.load_all(unknown.iter().map(|(_, file)| *file)).await?;
+            for ((at, _), migration) in unknown.iter().zip(loaded) {
+                report.statuses[*at].description = migration.description;
+            }
             Ok(())
         }
         .await;
         conn.close().await;
         found.map(|()| report)
     }
-}
-
-/// What the cache's `index` recorded for `file`, if the file is unchanged since.
-fn recorded(index: &FolderIndex, file: &MigrationFile) -> Option<String> {
-    let name = file.path.file_name()?.to_str()?;
-    let metadata = file.path.metadata().ok()?;
-    index.get(name, &metadata).map(|entry| entry.description.clone())
 }
