@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::limits::{Limits, LimitsTable};
+use crate::runtime::Compiler;
 
 /// How long a run waits for the lock when `lock_timeout` is not configured.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,6 +23,8 @@ struct ConfigFile {
     database_url: Option<String>,
     lock_timeout: Option<u64>,
     cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    compiler: Compiler,
     #[serde(default)]
     apps: BTreeMap<String, AppFile>,
     #[serde(default)]
@@ -65,6 +68,8 @@ pub struct Settings {
     /// The compile cache's folder (`WASMIG_CACHE_DIR`, `cache_dir`, the user's cache
     /// folder); `None` compiles every component every time.
     pub cache_dir: Option<PathBuf>,
+    /// The compiler migrations are compiled with (`compiler`).
+    pub compiler: Compiler,
 }
 
 impl Settings {
@@ -130,7 +135,16 @@ impl Settings {
         let limits = file.limits.resolve().map_err(invalid)?;
         let configured_cache = file.cache_dir.map(|dir| root.join(dir));
         let cache_dir = crate::cache::locate(configured_cache, |name| std::env::var_os(name));
-        Ok(Settings { config_path, root, database_url, apps, lock_timeout, limits, cache_dir })
+        Ok(Settings {
+            config_path,
+            root,
+            database_url,
+            apps,
+            lock_timeout,
+            limits,
+            cache_dir,
+            compiler: file.compiler,
+        })
     }
 
     /// The app called `name`, or an error listing the known ones.
@@ -233,6 +247,14 @@ mod tests {
         .unwrap();
         assert_eq!(names(&settings), ["analytics", "zeta", "auth", "blog"]);
         assert_eq!(settings.apps[3].dir, PathBuf::from("/p/m/blog"));
+    }
+
+    #[test]
+    fn the_compiler_is_winch_unless_cranelift_is_asked_for() {
+        assert_eq!(parse("").unwrap().compiler, Compiler::Winch);
+        assert_eq!(parse(r#"compiler = "cranelift""#).unwrap().compiler, Compiler::Cranelift);
+        let error = parse(r#"compiler = "llvm""#).unwrap_err().to_string();
+        assert!(error.contains("llvm") && error.contains("winch"), "{error}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::error::{Error, Failure, MigrationError, Result, Rollback};
 use crate::ledger;
 use crate::plan::Direction;
 use crate::report::{Event, Hooks, MigrationReport, Mode, Outcome, RunReport};
-use crate::runtime::{CallOutcome, LoadedMigration, Runtime};
+use crate::runtime::{CallOutcome, LoadedMigration, Prepared, Preparing, Runtime};
 
 /// One migration to run one way.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub(crate) struct Step {
 /// What a step left behind besides its outcome.
 #[derive(Debug, Default)]
 struct Trace {
+    /// Whether its code had to be compiled again just before it ran.
+    compiled: bool,
     statements: Vec<String>,
     log: (String, u64),
     deleted_file: Option<PathBuf>,
@@ -65,13 +67,20 @@ impl<'a> Executor<'a> {
         {
             report.error = Some(e);
         }
-        for step in steps {
+        // Each migration's code is mapped from the compile cache on another thread while
+        // the one before it runs, and unmapped once it ran: at most two are held.
+        let prepare =
+            |step: &Step| (mode != Mode::Fake).then(|| self.runtime.prepare(&step.migration));
+        let mut next = steps.first().and_then(prepare);
+        for (index, step) in steps.iter().enumerate() {
+            let preparing = next.take();
             if report.error.is_some() {
                 let skipped =
                     report_of(step, mode, Outcome::Skipped, Instant::now(), Trace::default());
                 report.migrations.push(skipped);
                 continue;
             }
+            next = steps.get(index + 1).and_then(prepare);
             let m = &step.migration;
             self.hooks.event(Event::Started {
                 app: &m.app,
@@ -81,8 +90,8 @@ impl<'a> Executor<'a> {
             let started = Instant::now();
             let mut trace = Trace::default();
             let result = match mode {
-                Mode::Live => self.live(step, &mut trace).await,
-                Mode::Preview => self.preview(step, &mut trace).await,
+                Mode::Live => self.live(step, preparing, &mut trace).await,
+                Mode::Preview => self.preview(step, preparing, &mut trace).await,
                 Mode::Fake => record(self.conn(), m, false).await,
             };
             let outcome = match (&result, mode, step.direction) {
@@ -109,7 +118,7 @@ impl<'a> Executor<'a> {
 
     /// Calls the migration with the connection behind a recording handle (a preview) or a
     /// live one, in the migration's transaction when it is transactional.
-    async fn call(&mut self, step: &Step, preview: bool) -> CallOutcome {
+    async fn call(&mut self, step: &Step, code: &Prepared, preview: bool) -> CallOutcome {
         let conn = self.conn.take().expect("the connection is back after every call");
         let m = &step.migration;
         let context = Context {
@@ -123,10 +132,17 @@ impl<'a> Executor<'a> {
         } else {
             DatabaseHandle::Live { conn, in_transaction: m.transactional }
         };
-        let mut outcome = self.runtime.call(m, step.direction, context, Capture::new(handle)).await;
+        let capture = Capture::new(handle);
+        let mut outcome = self.runtime.call(m, code, step.direction, context, capture).await;
         let handle = std::mem::replace(&mut outcome.capture.handle, DatabaseHandle::Detached);
         self.conn = handle.into_connection();
         outcome
+    }
+
+    /// The code of `step`, from what [`Runtime::prepare`] started for it.
+    async fn ready(&self, step: &Step, preparing: Option<Preparing>) -> Result<Prepared> {
+        let preparing = preparing.unwrap_or_else(|| self.runtime.prepare(&step.migration));
+        self.runtime.ready(preparing).await
     }
 
     /// Runs a step for real. Its statements and its ledger change commit together in one
@@ -134,10 +150,17 @@ impl<'a> Executor<'a> {
     /// a backend whose DDL commits implicitly) the ledger row is marked dirty before the
     /// migration starts and made clean only when it succeeded, so a failure or a kill
     /// leaves a dirty row that blocks further runs until someone resolves it.
-    async fn live(&mut self, step: &Step, trace: &mut Trace) -> Result<()> {
+    async fn live(
+        &mut self,
+        step: &Step,
+        preparing: Option<Preparing>,
+        trace: &mut Trace,
+    ) -> Result<()> {
         let (m, direction) = (&step.migration, step.direction);
         let what = format!("{} {} {}", m.app, m.id, direction.name());
         let atomic = m.transactional && self.conn().capabilities().transactional_ddl;
+        let code = self.ready(step, preparing).await?;
+        trace.compiled = code.compiled();
         if !atomic {
             match direction {
                 Direction::Forwards => record(self.conn(), m, true).await?,
@@ -150,7 +173,9 @@ impl<'a> Executor<'a> {
                 .await
                 .map_err(|e| Error::database(format!("{what}: cannot begin a transaction"), e))?;
         }
-        let outcome = self.call(step, false).await;
+        let outcome = self.call(step, &code, false).await;
+        // Unmapped as soon as it ran, before the bookkeeping.
+        drop(code);
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;
         let failure = match outcome.result {
@@ -200,13 +225,20 @@ impl<'a> Executor<'a> {
 
     /// Runs a step against a recording handle: `execute` is recorded, `query` reads inside
     /// a read-only transaction that is rolled back.
-    async fn preview(&mut self, step: &Step, trace: &mut Trace) -> Result<()> {
+    async fn preview(
+        &mut self,
+        step: &Step,
+        preparing: Option<Preparing>,
+        trace: &mut Trace,
+    ) -> Result<()> {
         let m = &step.migration;
         let what = format!("{} {} {}", m.app, m.id, step.direction.name());
+        let code = self.ready(step, preparing).await?;
+        trace.compiled = code.compiled();
         self.conn().begin_read_only().await.map_err(|e| {
             Error::database(format!("{what}: cannot begin a read-only transaction"), e)
         })?;
-        let outcome = self.call(step, true).await;
+        let outcome = self.call(step, &code, true).await;
         let _ = self.conn().rollback().await;
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;
@@ -241,7 +273,7 @@ fn report_of(
         direction: step.direction,
         outcome,
         transactional: m.transactional,
-        compiled: m.compiled,
+        compiled: m.compiled || trace.compiled,
         duration: started.elapsed(),
         statements_executed: executed,
         statements: trace.statements,

@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTableError};
-use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline, WasmBacktrace};
+use wasmtime::{Config, Engine, OptLevel, Store, Strategy, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::I32Exit;
 
 use crate::bindings::exports::wasmig::migration::migration::Description;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
-use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed};
+use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed, Key, Validated};
 use crate::capture::{Capture, DatabaseHandle};
 use crate::error::{Error, Failure, Result, Stop, StopKind};
 use crate::limits::LimitHit;
@@ -57,6 +58,23 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
     ("wasi:filesystem", &["types", "preopens"]),
 ];
 
+/// Which of wasmtime's compilers turns migrations into machine code (`compiler` in
+/// wasmig.toml). Compiled code is cached per compiler: the cache key covers the engine's
+/// configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compiler {
+    /// Winch, wasmtime's baseline compiler: one pass over the code, several times faster to
+    /// compile than Cranelift, for code that runs slower. A migration runs once or twice
+    /// and spends its time in the database, so compiling is most of what the sandbox
+    /// costs it: the default.
+    #[default]
+    Winch,
+    /// Cranelift, wasmtime's optimising compiler: for migrations that compute a lot
+    /// themselves, such as a large data transformation in an interpreted language.
+    Cranelift,
+}
+
 /// The engine and linker shared by every migration of a run, and the compile cache they
 /// use.
 pub struct Runtime {
@@ -94,7 +112,73 @@ pub struct LoadedMigration {
     pub compiled: bool,
     /// The file's stamp when it was read, if it had settled.
     stamp: Option<FileStamp>,
-    pre: MigrationComponentPre<SandboxState>,
+    /// Where its compiled code waits for its call.
+    code: Code,
+}
+
+/// Where a validated migration's compiled code is kept until it is called.
+enum Code {
+    /// In memory, because no compile cache holds it.
+    Resident(MigrationComponentPre<SandboxState>),
+    /// In the compile cache under this key: mapped again just before its call and unmapped
+    /// after it, so that a run of a thousand migrations holds one or two, not all of them.
+    Cached(Key),
+}
+
+/// A migration's compiled code on its way to [`Prepared`]: see [`Runtime::prepare`].
+pub struct Preparing(Pending);
+
+enum Pending {
+    /// Ready already.
+    Ready(Prepared),
+    /// Being mapped from the compile cache (or compiled again) on a blocking thread; the
+    /// checksum the file must still have if it is compiled again.
+    Mapping {
+        task: tokio::task::JoinHandle<std::result::Result<(Component, Option<String>), Refused>>,
+        migration: Identity,
+    },
+}
+
+impl std::fmt::Debug for Preparing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preparing").finish_non_exhaustive()
+    }
+}
+
+/// What names a migration in an error, and the checksum it was validated with.
+#[derive(Debug)]
+struct Identity {
+    app: String,
+    id: String,
+    path: PathBuf,
+    checksum: String,
+}
+
+impl Identity {
+    fn of(migration: &LoadedMigration) -> Self {
+        Identity {
+            app: migration.app.clone(),
+            id: migration.id.to_string(),
+            path: migration.path.clone(),
+            checksum: migration.checksum.clone(),
+        }
+    }
+}
+
+/// A migration's compiled code, ready to be instantiated: see [`Runtime::prepare`].
+pub struct Prepared(MigrationComponentPre<SandboxState>, bool);
+
+impl Prepared {
+    /// Whether it had to be compiled again (the compile cache had lost it).
+    pub fn compiled(&self) -> bool {
+        self.1
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").finish_non_exhaustive()
+    }
 }
 
 impl LoadedMigration {
@@ -155,11 +239,28 @@ enum Stopped {
 }
 
 impl Runtime {
-    /// Configures the engine and the linker: WASI (deny-all, see [`SandboxState`]) and the
-    /// `wasmig:migration/database` import, nothing else.
+    /// A runtime with the default compiler: see [`Runtime::with_compiler`].
     pub fn new(limits: Limits) -> Result<Self> {
+        Self::with_compiler(limits, Compiler::default())
+    }
+
+    /// Configures the engine, compiling with `compiler`, and the linker: WASI (deny-all,
+    /// see [`SandboxState`]) and the `wasmig:migration/database` import, nothing else.
+    pub fn with_compiler(limits: Limits, compiler: Compiler) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        match compiler {
+            Compiler::Winch => {
+                config.strategy(Strategy::Winch);
+                // Cranelift still compiles the trampolines between the host and each
+                // component: a few instructions each, compiled anew for every component,
+                // where optimising costs more than it could ever save.
+                config.cranelift_opt_level(OptLevel::None);
+            }
+            Compiler::Cranelift => {
+                config.strategy(Strategy::Cranelift);
+            }
+        }
         // Epoch interruption enforces the call time budget without slowing guest code as
         // much as fuel would.
         config.epoch_interruption(true);
@@ -221,7 +322,7 @@ impl Runtime {
         let (fingerprint, path, limit) =
             (self.fingerprint, file.path.clone(), self.limits.component_bytes);
         let compiled = tokio::task::spawn_blocking(move || {
-            compile(&engine, fingerprint, cache.as_ref(), &path, limit)
+            compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Validation)
         })
         .await
         .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
@@ -229,7 +330,23 @@ impl Runtime {
             Refused::Io(e) => Error::io(&file.path, e),
             Refused::Invalid(message) => fail(message),
         })?;
-        let Compiled { component, checksum, stamp, compiled } = compiled;
+        let Compiled { found, checksum, stamp, key } = compiled;
+        let (component, compiled, cached) = match found {
+            Found::Validated(record) => {
+                return Ok(LoadedMigration {
+                    app: app.to_string(),
+                    id: file.id.clone(),
+                    path: file.path.clone(),
+                    checksum,
+                    description: record.description,
+                    transactional: record.transactional,
+                    compiled: false,
+                    stamp,
+                    code: Code::Cached(key),
+                });
+            }
+            Found::Component { component, compiled, cached } => (component, compiled, cached),
+        };
         let component_type = component.component_type();
         let refused: Vec<&str> = component_type
             .imports(&self.engine)
@@ -251,27 +368,104 @@ impl Runtime {
         let pre = MigrationComponentPre::new(instance_pre).map_err(|e| {
             fail(format!("does not export the wasmig:migration world: {}", chain(&e)))
         })?;
-        let mut migration = LoadedMigration {
-            app: app.to_string(),
-            id: file.id.clone(),
-            path: file.path.clone(),
-            checksum,
-            description: String::new(),
-            transactional: true,
-            compiled,
-            stamp,
-            pre,
-        };
-        let (returned, _) =
-            self.invoke(&migration, Export::Describe, Capture::new(DatabaseHandle::Detached)).await;
+        let prepared = Prepared(pre, compiled);
+        let seed = (app, &file.id);
+        let (returned, _) = self
+            .invoke(&prepared, seed, Export::Describe, Capture::new(DatabaseHandle::Detached))
+            .await;
         let description = match returned {
             Ok(Returned::Description(description)) => description,
             Ok(Returned::Run(_)) => unreachable!("describe returns a description"),
             Err(stop) => return Err(fail(format!("describe failed: {}", stop.message))),
         };
-        migration.description = description.description;
-        migration.transactional = description.transactional;
-        Ok(migration)
+        let code = match (cached, self.cache()) {
+            (true, Some(cache)) => {
+                let record =
+                    Validated::new(description.description.clone(), description.transactional);
+                cache.record_validated(key, &record);
+                Code::Cached(key)
+            }
+            _ => Code::Resident(prepared.0),
+        };
+        Ok(LoadedMigration {
+            app: app.to_string(),
+            id: file.id.clone(),
+            path: file.path.clone(),
+            checksum,
+            description: description.description,
+            transactional: description.transactional,
+            compiled,
+            stamp,
+            code,
+        })
+    }
+
+    /// Starts getting the compiled code of `migration` ready for [`Runtime::call`]: kept in
+    /// memory, or mapped again from the compile cache on a blocking thread, while the
+    /// caller goes on (the executor prepares the next migration while one runs).
+    /// [`Runtime::ready`] gives the result. Should the cache have lost the code since the
+    /// migration was loaded, its file is compiled again, provided it still holds the bytes
+    /// that were validated.
+    pub fn prepare(&self, migration: &LoadedMigration) -> Preparing {
+        let key = match &migration.code {
+            Code::Resident(pre) => {
+                return Preparing(Pending::Ready(Prepared(pre.clone(), false)));
+            }
+            Code::Cached(key) => *key,
+        };
+        let (engine, cache) = (self.engine.clone(), self.cache.clone());
+        let (fingerprint, path, limit) =
+            (self.fingerprint, migration.path.clone(), self.limits.component_bytes);
+        let task = tokio::task::spawn_blocking(move || {
+            if let Some(component) = cache.as_ref().and_then(|cache| cache.load(&engine, key)) {
+                return Ok((component, None));
+            }
+            let compiled =
+                compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Code)?;
+            match compiled.found {
+                Found::Component { component, .. } => Ok((component, Some(compiled.checksum))),
+                Found::Validated(_) => unreachable!("validation records are not asked for"),
+            }
+        });
+        Preparing(Pending::Mapping { task, migration: Identity::of(migration) })
+    }
+
+    /// The compiled code [`Runtime::prepare`] started to get ready.
+    pub async fn ready(&self, preparing: Preparing) -> Result<Prepared> {
+        let (task, migration) = match preparing.0 {
+            Pending::Ready(prepared) => return Ok(prepared),
+            Pending::Mapping { task, migration } => (task, migration),
+        };
+        let fail = |message: String| Error::Load {
+            app: migration.app.clone(),
+            id: migration.id.clone(),
+            path: migration.path.clone(),
+            message,
+        };
+        let component = task
+            .await
+            .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
+            .map_err(|refused| match refused {
+                Refused::Io(e) => Error::io(&migration.path, e),
+                Refused::Invalid(message) => fail(message),
+            })?;
+        let (component, compiled) = match component {
+            (_, Some(checksum)) if checksum != migration.checksum => {
+                return Err(fail(format!(
+                    "the component file changed after it was validated (sha256 {}, now {checksum})",
+                    migration.checksum
+                )));
+            }
+            (component, checksum) => (component, checksum.is_some()),
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(format!("unsupported imports: {}", chain(&e))))?;
+        let pre = MigrationComponentPre::new(instance_pre).map_err(|e| {
+            fail(format!("does not export the wasmig:migration world: {}", chain(&e)))
+        })?;
+        Ok(Prepared(pre, compiled))
     }
 
     /// Calls `forwards` or `backwards` of `migration` in a fresh sandbox whose database
@@ -280,12 +474,14 @@ impl Runtime {
     pub async fn call(
         &self,
         migration: &LoadedMigration,
+        code: &Prepared,
         direction: Direction,
         context: Context,
         capture: Capture,
     ) -> CallOutcome {
+        let seed = (migration.app.as_str(), &migration.id);
         let (returned, state) =
-            self.invoke(migration, Export::Run(direction, context), capture).await;
+            self.invoke(code, seed, Export::Run(direction, context), capture).await;
         let result = match returned {
             Ok(Returned::Run(result)) => result.map_err(Failure::Guest),
             Ok(Returned::Description(_)) => unreachable!("forwards and backwards return a result"),
@@ -295,11 +491,13 @@ impl Runtime {
         CallOutcome { capture, log: log.contents(), result }
     }
 
-    /// Instantiates `migration` in a fresh sandbox and calls `export`, under the time
-    /// budget. Gives what the export returned, or what stopped it, and the sandbox state.
+    /// Instantiates `code` in a fresh sandbox and calls `export`, under the time budget.
+    /// `seed` (app and migration ID) seeds the sandbox's randomness. Gives what the export
+    /// returned, or what stopped it, and the sandbox state.
     async fn invoke(
         &self,
-        migration: &LoadedMigration,
+        code: &Prepared,
+        seed: (&str, &MigrationId),
         export: Export,
         capture: Capture,
     ) -> (std::result::Result<Returned, Stop>, SandboxState) {
@@ -307,11 +505,11 @@ impl Runtime {
             Export::Describe => "describe",
             Export::Run(direction, _) => direction.name(),
         };
-        let mut store = self.store(migration, call, capture);
+        let mut store = self.store(seed, call, capture);
         let clock = store.data().clock.clone();
         let stopped = {
             let run = async {
-                let instance = migration.pre.instantiate_async(&mut store).await?;
+                let instance = code.0.instantiate_async(&mut store).await?;
                 let exports = instance.wasmig_migration_migration();
                 match &export {
                     Export::Describe => {
@@ -342,13 +540,13 @@ impl Runtime {
 
     fn store(
         &self,
-        migration: &LoadedMigration,
+        (app, id): (&str, &MigrationId),
         call: &str,
         capture: Capture,
     ) -> Store<SandboxState> {
         // Seeded by the migration and the call, never by the mode: a preview and a live run
         // see the same "randomness" and emit the same SQL.
-        let seed = format!("{}/{}/{call}", migration.app, migration.id);
+        let seed = format!("{app}/{id}/{call}");
         let mut store = Store::new(&self.engine, SandboxState::new(&self.limits, &seed, capture));
         store.limiter(|state| &mut state.limiter);
         let budget = self.limits.cpu_time;
@@ -446,26 +644,53 @@ fn ticks(budget: Duration) -> u64 {
     (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
-/// A component read from its file and compiled.
+/// A component file read, checked and looked up in the compile cache.
 struct Compiled {
-    component: Component,
+    /// What was found.
+    found: Found,
     /// sha256 of the file's bytes.
     checksum: String,
     /// The file's stamp as it was read, if it had settled.
     stamp: Option<FileStamp>,
-    /// False when it came from the compile cache.
-    compiled: bool,
+    /// Its key in the compile cache.
+    key: Key,
 }
 
-/// Reads the component at `path` (its size, that it is a component) and compiles it, or
-/// takes it from `cache` when an engine with `engine`'s `fingerprint` compiled it before;
-/// what it compiles, it stores there. Blocks.
+/// What [`compile`] found for a component.
+enum Found {
+    /// This wasmig validated the same bytes before, and the cache holds their compiled
+    /// code: nothing to compile, map or validate now.
+    Validated(Validated),
+    /// The compiled component, still to be validated.
+    Component {
+        component: Component,
+        /// Whether it was compiled now rather than taken from the cache.
+        compiled: bool,
+        /// Whether the cache holds it.
+        cached: bool,
+    },
+}
+
+/// What [`compile`] may take from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// A validation record, else compiled code.
+    Validation,
+    /// Compiled code only.
+    Code,
+}
+
+/// Reads the component at `path` (its size, that it is a component). When `reuse` allows,
+/// and this wasmig validated the same bytes before, gives that record; otherwise takes the
+/// compiled component from `cache` when an engine with `engine`'s `fingerprint` compiled
+/// it before, or compiles it and stores it there. Blocks.
 fn compile(
     engine: &Engine,
     fingerprint: EngineFingerprint,
     cache: Option<&Cache>,
     path: &Path,
     limit: u64,
+    reuse: Reuse,
 ) -> Result<Compiled, Refused> {
     let (bytes, metadata) = read_component(path, limit)?;
     let checksum = source::checksum(&bytes);
@@ -478,15 +703,19 @@ fn compile(
         return invalid("not a WebAssembly component");
     }
     let key = fingerprint.key(&checksum);
+    let found = |found: Found| Ok(Compiled { found, checksum: checksum.clone(), stamp, key });
+    if reuse == Reuse::Validation
+        && let Some(record) = cache.and_then(|cache| cache.validated(key))
+    {
+        return found(Found::Validated(record));
+    }
     if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
-        return Ok(Compiled { component, checksum, stamp, compiled: false });
+        return found(Found::Component { component, compiled: false, cached: true });
     }
     let component = Component::new(engine, &bytes)
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
-    if let Some(cache) = cache {
-        cache.store(key, &component);
-    }
-    Ok(Compiled { component, checksum, stamp, compiled: true })
+    let cached = cache.is_some_and(|cache| cache.store(key, &component));
+    found(Found::Component { component, compiled: true, cached })
 }
 
 /// Why a component file could not be compiled.

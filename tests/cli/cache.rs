@@ -44,10 +44,12 @@ impl Cached {
     }
 }
 
+/// The compiled components in the cache (not their validation records).
 fn artefacts(cache: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(cache.join("v1/components"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cache.join("v2/components"))
         .map(|entries| entries.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
+    files.retain(|file| file.extension().is_some_and(|x| x == "cwasm"));
     files.sort();
     files
 }
@@ -115,10 +117,15 @@ fn two_processes_filling_one_cache_at_once_both_succeed() {
     }
     assert_eq!(one.ledger().len(), sample_count());
     assert_eq!(two.ledger().len(), sample_count());
-    // One whole file per component, no temporary file left behind.
-    let files = artefacts(cache.path());
-    assert_eq!(files.len(), sample_count(), "{files:?}");
-    assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "cwasm")), "{files:?}");
+    // One whole file per component and its validation record, no temporary file left.
+    assert_eq!(artefacts(cache.path()).len(), sample_count());
+    let files: Vec<PathBuf> = std::fs::read_dir(cache.path().join("v2/components"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2 * sample_count(), "{files:?}");
+    let whole = |f: &PathBuf| f.extension().is_some_and(|e| e == "cwasm" || e == "json");
+    assert!(files.iter().all(whole), "{files:?}");
     let test = Cached { project: one, cache };
     assert!(test.compiled(&["backwards", "all", "-y"]).iter().all(|c| !c));
 }
@@ -132,7 +139,7 @@ fn check_describes_pending_migrations_without_compiling_them() {
     assert_eq!(test.artefacts().len(), sample_count(), "the first check compiles");
     assert_eq!(test.json(&["cache", "info"])["cache"]["folders"], 2);
 
-    std::fs::remove_dir_all(test.cache.path().join("v1/components")).unwrap();
+    std::fs::remove_dir_all(test.cache.path().join("v2/components")).unwrap();
     let second = test.json(&["check"]);
     assert_eq!(second, first);
     assert!(test.artefacts().is_empty(), "the second check compiled nothing");
@@ -159,7 +166,7 @@ fn no_cache_neither_reads_nor_fills_the_cache() {
     let test = Cached::sample();
     let output = test.wasmig(&["--no-cache", "forwards", "all", "-y", "--format", "json"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(!test.cache.path().join("v1").exists());
+    assert!(!test.cache.path().join("v2").exists());
     test.json(&["backwards", "all", "-y"]);
     assert!(test.compiled(&["--no-cache", "forwards", "all", "-y"]).iter().all(|c| *c));
 }

@@ -193,3 +193,65 @@ fn library_calls_in_a_child() {
         assert!(cleaned.removed.is_empty());
     });
 }
+
+/// Hooks that call `act` once, when the run is planned: after every migration of the run
+/// was loaded and validated, before the first one's code is mapped again to run it.
+struct WhenPlanned<F: Fn() + Send + Sync>(F, std::sync::Once);
+
+impl<F: Fn() + Send + Sync> wasmig::Hooks for WhenPlanned<F> {
+    fn event(&self, event: wasmig::Event<'_>) {
+        if let wasmig::Event::Planned { .. } = event {
+            self.1.call_once(&self.0);
+        }
+    }
+}
+
+/// App `a` with two migrations and its own compile cache; the project and the cache folder.
+fn cached_project() -> (TestProject, Project, std::path::PathBuf) {
+    let test = TestProject::empty("[apps.a]\nmigrations = \"migrations/a\"\n");
+    test.install_guest("a", &format!("{FIRST}_values"), "typed-values");
+    test.install_guest("a", &format!("{SECOND}_table"), "non-transactional");
+    let url =
+        (crate::support::backend() != crate::support::Backend::Sqlite).then(|| test.database_url());
+    let mut settings = wasmig::Settings::load(&test.path().join("wasmig.toml"), url).unwrap();
+    let cache = test.path().join("cache");
+    settings.cache_dir = Some(cache.clone());
+    (test, Project::new(settings).unwrap(), cache)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_compile_cache_emptied_after_validation_costs_a_recompile_not_the_run() {
+    let (test, project, cache) = cached_project();
+    // A first round trip leaves both compiled and validated in the cache.
+    assert!(ForwardsMigrationManager::new("a").run_with(&project, &Silent).await.success());
+    let mut back = BackwardsMigrationManager::new("a");
+    (back.migration_id, back.auto_agree) = (Some("all".into()), true);
+    assert!(back.run_with(&project, &Silent).await.success());
+
+    let hooks = WhenPlanned(|| std::fs::remove_dir_all(&cache).unwrap(), std::sync::Once::new());
+    let report = ForwardsMigrationManager::new("a").run_with(&project, &hooks).await;
+    assert!(report.success(), "{:?}", report.error);
+    assert_eq!(report.completed().count(), 2);
+    assert!(report.migrations.iter().all(|m| m.compiled), "both compiled again");
+    assert!(hooks.1.is_completed());
+    assert_eq!(test.ledger().len(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_file_swapped_after_validation_is_refused_when_the_cache_has_lost_it() {
+    let (test, project, cache) = cached_project();
+    let swap = || {
+        std::fs::remove_dir_all(&cache).unwrap();
+        test.install_guest("a", &format!("{SECOND}_table"), "failing-forwards");
+    };
+    let hooks = WhenPlanned(swap, std::sync::Once::new());
+    let report = ForwardsMigrationManager::new("a").run_with(&project, &hooks).await;
+    assert!(!report.success());
+    let error = report.error.as_ref().unwrap();
+    assert_eq!(error.kind(), "load", "{error}");
+    let message = error.to_string();
+    assert!(message.contains(SECOND), "{message}");
+    assert!(message.contains("changed after it was validated"), "{message}");
+    // The first migration ran; the swapped one changed nothing.
+    assert_eq!(test.ledger().len(), 1);
+}

@@ -5,8 +5,9 @@
 //! ```text
 //! <cache dir>/
 //!   CACHEDIR.TAG                   marks the folder as a cache for backup tools
-//!   v1/components/<key>.cwasm      a compiled component, verified before use (artefact)
-//!   v1/folders/<folder key>.json   per migrations folder: checksums and descriptions (index)
+//!   v2/components/<key>.cwasm      a compiled component, verified before use (artefact)
+//!   v2/components/<key>.json       what it said when this wasmig validated it (validation)
+//!   v2/folders/<folder key>.json   per migrations folder: checksums and descriptions (index)
 //! ```
 //!
 //! Every write goes to a temporary file in the same folder and is renamed into place, so
@@ -23,7 +24,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -31,7 +32,7 @@ pub use index::{FileStamp, FolderIndex, Indexed};
 
 /// The layout version: a change of the artefact or index format bumps it, so files of
 /// another wasmig never meet this one.
-const LAYOUT: &str = "v1";
+const LAYOUT: &str = "v2";
 
 /// The environment variable naming the cache folder; it overrides `cache_dir` in
 /// `wasmig.toml`.
@@ -109,6 +110,28 @@ pub struct Cache {
     dir: PathBuf,
 }
 
+/// What a component said about itself when it passed validation (its size, the import
+/// allowlist, the world, `describe`) by this version of wasmig: validating the same bytes
+/// again would say the same, so a run takes this instead of instantiating the component
+/// once more before its call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validated {
+    /// The wasmig version that validated it; another version's record is not used, since
+    /// the allowlist or the world may differ.
+    wasmig: String,
+    /// What its `describe` said.
+    pub description: String,
+    /// Whether it runs in a transaction.
+    pub transactional: bool,
+}
+
+impl Validated {
+    /// A record made by this version of wasmig.
+    pub fn new(description: String, transactional: bool) -> Self {
+        Validated { wasmig: env!("CARGO_PKG_VERSION").to_string(), description, transactional }
+    }
+}
+
 /// How full the cache is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CacheInfo {
@@ -146,16 +169,39 @@ impl Cache {
         }
     }
 
-    /// Stores `component` under `key`. A failure is logged and otherwise ignored: the
-    /// cache is an optimisation.
-    pub fn store(&self, key: Key, component: &wasmtime::component::Component) {
+    /// Stores `component` under `key`; says whether it did. A failure is logged and
+    /// otherwise ignored: the cache is an optimisation.
+    pub fn store(&self, key: Key, component: &wasmtime::component::Component) -> bool {
         let path = self.artefact_path(key);
         let stored = component
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|code| self.write(&path, |file| artefact::write(file, &code, &key.0)));
-        if let Err(e) = stored {
+        if let Err(e) = &stored {
             tracing::warn!("compile cache: cannot store {}: {e}", path.display());
+        }
+        stored.is_ok()
+    }
+
+    /// The validation record of the component stored under `key`, when this wasmig made it
+    /// and the compiled component is there too (it is verified when it is used).
+    pub fn validated(&self, key: Key) -> Option<Validated> {
+        let bytes = std::fs::read(self.validation_path(key)).ok()?;
+        let record = serde_json::from_slice::<Validated>(&bytes).ok()?;
+        let current = record.wasmig == env!("CARGO_PKG_VERSION");
+        (current && self.artefact_path(key).is_file()).then_some(record)
+    }
+
+    /// Records that the component stored under `key` passed validation and what it said.
+    /// A failure is logged and otherwise ignored.
+    pub fn record_validated(&self, key: Key, record: &Validated) {
+        let path = self.validation_path(key);
+        let written = self.write(&path, |file| {
+            serde_json::to_writer(&mut *file, record)?;
+            file.write_all(b"\n")
+        });
+        if let Err(e) = written {
+            tracing::warn!("compile cache: cannot record {}: {e}", path.display());
         }
     }
 
@@ -188,6 +234,9 @@ impl Cache {
             info.entries += 1;
             info.bytes += entry.metadata().map_err(|e| Error::io(entry.path(), e))?.len();
         }
+        for entry in read_dir_if_any(&root.join("components"), "json")? {
+            info.bytes += entry.metadata().map_err(|e| Error::io(entry.path(), e))?.len();
+        }
         info.folders = read_dir_if_any(&root.join("folders"), "json")?.len() as u64;
         Ok(info)
     }
@@ -207,6 +256,10 @@ impl Cache {
 
     fn artefact_path(&self, key: Key) -> PathBuf {
         self.dir.join(LAYOUT).join("components").join(format!("{}.cwasm", key.hex()))
+    }
+
+    fn validation_path(&self, key: Key) -> PathBuf {
+        self.artefact_path(key).with_extension("json")
     }
 
     fn folder_path(&self, folder: &Path) -> PathBuf {
@@ -302,5 +355,37 @@ mod tests {
         config.epoch_interruption(true);
         let other = wasmtime::Engine::new(&config).unwrap();
         assert_ne!(EngineFingerprint::of(&default), EngineFingerprint::of(&other));
+    }
+
+    #[test]
+    fn the_winch_and_cranelift_engines_never_share_artefacts() {
+        let mut winch = wasmtime::Config::new();
+        winch.strategy(wasmtime::Strategy::Winch);
+        let mut cranelift = wasmtime::Config::new();
+        cranelift.strategy(wasmtime::Strategy::Cranelift);
+        let (winch, cranelift) =
+            (wasmtime::Engine::new(&winch).unwrap(), wasmtime::Engine::new(&cranelift).unwrap());
+        assert_ne!(EngineFingerprint::of(&winch), EngineFingerprint::of(&cranelift));
+    }
+
+    #[test]
+    fn a_validation_record_counts_only_for_this_wasmig_and_beside_its_artefact() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let key = EngineFingerprint([3; 32]).key("00ff");
+        let record = Validated::new("Add tags".into(), false);
+        cache.record_validated(key, &record);
+        assert_eq!(cache.validated(key), None, "no compiled component beside it");
+
+        std::fs::write(cache.artefact_path(key), b"checked when it is mapped").unwrap();
+        assert_eq!(cache.validated(key), Some(record.clone()));
+        let other_key = EngineFingerprint([3; 32]).key("00fe");
+        assert_eq!(cache.validated(other_key), None);
+
+        let older = Validated { wasmig: "0.0.1".into(), ..record };
+        cache.record_validated(key, &older);
+        assert_eq!(cache.validated(key), None, "recorded by another wasmig");
+        std::fs::write(cache.validation_path(key), b"{ not json").unwrap();
+        assert_eq!(cache.validated(key), None);
     }
 }

@@ -48,7 +48,8 @@ impl Project {
     pub fn new(settings: Settings) -> Result<Self> {
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cache = settings.cache_dir.clone().map(Cache::new);
-        let runtime = Runtime::new(settings.limits.clone())?.with_cache(cache);
+        let runtime =
+            Runtime::with_compiler(settings.limits.clone(), settings.compiler)?.with_cache(cache);
         Ok(Project { runtime, settings, parallel })
     }
 
