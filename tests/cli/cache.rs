@@ -236,3 +236,22 @@ fn check_describes_applied_migrations_from_the_ledger() {
     }
     assert!(test.artefacts().is_empty(), "check compiled an applied migration");
 }
+
+#[test]
+fn each_compiler_has_its_own_cache_entries_and_both_run_the_migrations() {
+    let test = Cached::sample();
+    assert!(test.compiled(&["forwards", "all", "-y"]).iter().all(|c| *c), "winch compiles");
+    let winch = test.artefacts();
+
+    let config = test.project.path().join("wasmig.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("compiler = \"cranelift\"\n{text}")).unwrap();
+    let reversed = test.compiled(&["backwards", "all", "-y"]);
+    assert!(reversed.iter().all(|c| *c), "cranelift does not take winch's code: {reversed:?}");
+    assert!(test.project.ledger().is_empty());
+    assert!(test.compiled(&["forwards", "all", "-y"]).iter().all(|c| !c));
+    assert_eq!(test.project.ledger().len(), sample_count());
+    let both = test.artefacts();
+    assert_eq!(both.len(), 2 * sample_count());
+    assert!(winch.iter().all(|file| both.contains(file)), "winch's entries stay");
+}
