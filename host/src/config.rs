@@ -9,13 +9,29 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::limits::{Limits, LimitsTable};
-use crate::runtime::Compiler;
 
 /// How long a run waits for the lock when `lock_timeout` is not configured.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The name of the SQLite file used when no database URL is configured.
 pub const DEFAULT_SQLITE_FILE: &str = "wasmig.db";
+
+/// Which of wasmtime's compilers turns migrations into machine code (`compiler` in
+/// wasmig.toml). Compiled code is cached per compiler: the cache key covers the engine's
+/// configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compiler {
+    /// Winch, wasmtime's baseline compiler: one pass over the code, several times faster to
+    /// compile than Cranelift, for code that runs slower. A migration runs once or twice
+    /// and spends its time in the database, so compiling is most of what the sandbox
+    /// costs it: the default.
+    #[default]
+    Winch,
+    /// Cranelift, wasmtime's optimising compiler: for migrations that compute a lot
+    /// themselves, such as a large data transformation in an interpreted language.
+    Cranelift,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

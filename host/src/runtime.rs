@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTableError};
 use wasmtime::{Config, Engine, OptLevel, Store, Strategy, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::I32Exit;
@@ -17,6 +16,7 @@ use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
 use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed, Key, Validated};
 use crate::capture::{Capture, DatabaseHandle};
+use crate::config::Compiler;
 use crate::error::{Error, Failure, Result, Stop, StopKind};
 use crate::limits::LimitHit;
 pub use crate::plan::Direction;
@@ -57,23 +57,6 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
     // No directory is ever preopened: these only let a runtime link its file API.
     ("wasi:filesystem", &["types", "preopens"]),
 ];
-
-/// Which of wasmtime's compilers turns migrations into machine code (`compiler` in
-/// wasmig.toml). Compiled code is cached per compiler: the cache key covers the engine's
-/// configuration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compiler {
-    /// Winch, wasmtime's baseline compiler: one pass over the code, several times faster to
-    /// compile than Cranelift, for code that runs slower. A migration runs once or twice
-    /// and spends its time in the database, so compiling is most of what the sandbox
-    /// costs it: the default.
-    #[default]
-    Winch,
-    /// Cranelift, wasmtime's optimising compiler: for migrations that compute a lot
-    /// themselves, such as a large data transformation in an interpreted language.
-    Cranelift,
-}
 
 /// The engine and linker shared by every migration of a run, and the compile cache they
 /// use.
@@ -321,15 +304,10 @@ impl Runtime {
         let (engine, cache) = (self.engine.clone(), self.cache.clone());
         let (fingerprint, path, limit) =
             (self.fingerprint, file.path.clone(), self.limits.component_bytes);
-        let compiled = tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Validation)
-        })
-        .await
-        .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
-        .map_err(|refused| match refused {
-            Refused::Io(e) => Error::io(&file.path, e),
-            Refused::Invalid(message) => fail(message),
-        })?;
+        });
+        let compiled = joined(task.await, &file.path, fail)?;
         let Compiled { found, checksum, stamp, key } = compiled;
         let (component, compiled, cached) = match found {
             Found::Validated(record) => {
@@ -361,14 +339,7 @@ impl Runtime {
                 refused.join(", ")
             )));
         }
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| fail(format!("unsupported imports: {}", chain(&e))))?;
-        let pre = MigrationComponentPre::new(instance_pre).map_err(|e| {
-            fail(format!("does not export the wasmig:migration world: {}", chain(&e)))
-        })?;
-        let prepared = Prepared(pre, compiled);
+        let prepared = Prepared(self.link(&component).map_err(fail)?, compiled);
         let seed = (app, &file.id);
         let (returned, _) = self
             .invoke(&prepared, seed, Export::Describe, Capture::new(DatabaseHandle::Detached))
@@ -442,13 +413,7 @@ impl Runtime {
             path: migration.path.clone(),
             message,
         };
-        let component = task
-            .await
-            .map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?
-            .map_err(|refused| match refused {
-                Refused::Io(e) => Error::io(&migration.path, e),
-                Refused::Invalid(message) => fail(message),
-            })?;
+        let component = joined(task.await, &migration.path, fail)?;
         let (component, compiled) = match component {
             (_, Some(checksum)) if checksum != migration.checksum => {
                 return Err(fail(format!(
@@ -458,14 +423,21 @@ impl Runtime {
             }
             (component, checksum) => (component, checksum.is_some()),
         };
+        Ok(Prepared(self.link(&component).map_err(fail)?, compiled))
+    }
+
+    /// Links `component` against the sandbox's imports and checks that it exports the
+    /// `wasmig:migration` world; or says why it cannot run.
+    fn link(
+        &self,
+        component: &Component,
+    ) -> std::result::Result<MigrationComponentPre<SandboxState>, String> {
         let instance_pre = self
             .linker
-            .instantiate_pre(&component)
-            .map_err(|e| fail(format!("unsupported imports: {}", chain(&e))))?;
-        let pre = MigrationComponentPre::new(instance_pre).map_err(|e| {
-            fail(format!("does not export the wasmig:migration world: {}", chain(&e)))
-        })?;
-        Ok(Prepared(pre, compiled))
+            .instantiate_pre(component)
+            .map_err(|e| format!("unsupported imports: {}", chain(&e)))?;
+        MigrationComponentPre::new(instance_pre)
+            .map_err(|e| format!("does not export the wasmig:migration world: {}", chain(&e)))
     }
 
     /// Calls `forwards` or `backwards` of `migration` in a fresh sandbox whose database
@@ -716,6 +688,21 @@ fn compile(
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
     let cached = cache.is_some_and(|cache| cache.store(key, &component));
     found(Found::Component { component, compiled: true, cached })
+}
+
+/// What a compile task for the file at `path` gave, as the error a user sees; `fail`
+/// words a refusal.
+fn joined<T>(
+    joined: std::result::Result<std::result::Result<T, Refused>, tokio::task::JoinError>,
+    path: &Path,
+    fail: impl Fn(String) -> Error,
+) -> Result<T> {
+    joined.map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?.map_err(
+        |refused| match refused {
+            Refused::Io(e) => Error::io(path, e),
+            Refused::Invalid(message) => fail(message),
+        },
+    )
 }
 
 /// Why a component file could not be compiled.
