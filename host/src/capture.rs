@@ -1,7 +1,7 @@
 //! The implementation of the WIT `database` import: live statements inside the
 //! migration's transaction, or a recording for preview.
 
-use crate::backend::{Connection, SqlError};
+use crate::backend::{Connection, Purpose, SqlError};
 use crate::bindings::wasmig::migration::types::{DbError, Rows, Value};
 use crate::limits::{LimitHit, Limits};
 use crate::render;
@@ -31,6 +31,8 @@ pub struct Capture {
     /// The call's `statements` and `sql_bytes` limits.
     max_calls: u64,
     max_bytes: u64,
+    /// The call's `query_mib` limit, per query result.
+    max_query_bytes: u64,
 }
 
 impl Capture {
@@ -45,14 +47,16 @@ impl Capture {
             bytes: 0,
             max_calls: limits.statements,
             max_bytes: limits.sql_bytes,
+            max_query_bytes: limits.query_bytes,
         }
     }
 
     /// Sets how many statements and how many bytes of SQL (with parameters) the call may
-    /// send.
-    pub(crate) fn limit(&mut self, statements: u64, sql_bytes: u64) {
+    /// send, and how large a query result it may receive.
+    pub(crate) fn limit(&mut self, statements: u64, sql_bytes: u64, query_bytes: u64) {
         self.max_calls = statements;
         self.max_bytes = sql_bytes;
+        self.max_query_bytes = query_bytes;
     }
 
     /// The `execute` statements the migration emitted, in order, each rendered with its
@@ -124,11 +128,15 @@ impl Capture {
                 self.statements.push(render::statement(&syntax, &sql, &params));
                 conn.execute_guest(&sql, &params, *in_transaction).await.map_err(db_error)
             }
-            DatabaseHandle::Recording(conn) => {
-                let syntax = conn.capabilities().syntax;
-                self.statements.push(render::statement(&syntax, &sql, &params));
-                Ok(0)
-            }
+            // Checked as a live run would check it, so a preview shows what would run.
+            DatabaseHandle::Recording(conn) => match conn.admit(&sql, Purpose::Execute) {
+                Ok(()) => {
+                    let syntax = conn.capabilities().syntax;
+                    self.statements.push(render::statement(&syntax, &sql, &params));
+                    Ok(0)
+                }
+                Err(e) => Err(db_error(e)),
+            },
             DatabaseHandle::Detached => Err(detached()),
         };
         Ok(result)
@@ -143,12 +151,14 @@ impl Capture {
     ) -> wasmtime::Result<Result<Rows, DbError>> {
         self.charge(&sql, &params)?;
         let result = match &mut self.handle {
-            DatabaseHandle::Live { conn, in_transaction } => {
-                conn.query_guest(&sql, &params, *in_transaction).await.map_err(db_error)
-            }
-            DatabaseHandle::Recording(conn) => {
-                conn.query_guest(&sql, &params, true).await.map_err(db_error)
-            }
+            DatabaseHandle::Live { conn, in_transaction } => conn
+                .query_guest(&sql, &params, *in_transaction, Purpose::Execute, self.max_query_bytes)
+                .await
+                .map_err(db_error),
+            DatabaseHandle::Recording(conn) => conn
+                .query_guest(&sql, &params, true, Purpose::PreviewQuery, self.max_query_bytes)
+                .await
+                .map_err(db_error),
             DatabaseHandle::Detached => Err(detached()),
         };
         Ok(result)
@@ -167,14 +177,14 @@ mod tests {
     #[test]
     fn statements_and_sql_bytes_are_charged_before_they_run() {
         let mut capture = Capture::new(DatabaseHandle::Detached);
-        capture.limit(2, 100);
+        capture.limit(2, 100, 100);
         capture.charge("SELECT 1", &[]).unwrap();
         capture.charge("SELECT ?", &[Value::Text("x".repeat(10))]).unwrap();
         let error = capture.charge("SELECT 1", &[]).unwrap_err();
         assert_eq!(error.downcast_ref::<LimitHit>(), Some(&LimitHit::Statements { limit: 2 }));
 
         let mut capture = Capture::new(DatabaseHandle::Detached);
-        capture.limit(10, 30);
+        capture.limit(10, 30, 100);
         capture.charge("SELECT ?", &[Value::Blob(vec![0; 20])]).unwrap();
         let error = capture.charge("SELECT ?", &[Value::Integer(1)]).unwrap_err();
         assert_eq!(error.downcast_ref::<LimitHit>(), Some(&LimitHit::SqlBytes { limit: 30 }));

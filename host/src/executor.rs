@@ -173,12 +173,31 @@ impl<'a> Executor<'a> {
                 .await
                 .map_err(|e| Error::database(format!("{what}: cannot begin a transaction"), e))?;
         }
+        // Where the database cannot refuse a migration's changes to the ledger itself, they
+        // are found by comparing it before and after: the migration then fails.
+        let watched = if self.conn().capabilities().guards_own_tables {
+            None
+        } else {
+            Some(ledger::contents(self.conn()).await?)
+        };
         let outcome = self.call(step, &code, false).await;
         // Unmapped as soon as it ran, before the bookkeeping.
         drop(code);
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;
-        let failure = match outcome.result {
+        let mut tampered = false;
+        let mut result = outcome.result;
+        if let Some(before) = watched
+            && result.is_ok()
+            && ledger::contents(self.conn()).await? != before
+        {
+            tampered = true;
+            result = Err(Failure::Guest(format!(
+                "it changed wasmig's ledger ({}), which only wasmig may change",
+                ledger::TABLE
+            )));
+        }
+        let failure = match result {
             Ok(()) => {
                 let bookkeeping = match direction {
                     Direction::Forwards if atomic => record(self.conn(), m, false).await,
@@ -212,6 +231,14 @@ impl<'a> Executor<'a> {
             },
             (Some(failure), false) => (failure, Rollback::NotNeeded),
         };
+        // What could not be rolled back stays marked, even if the migration deleted its row.
+        if tampered && !atomic {
+            if ledger::has_row(self.conn(), &m.app, &m.id).await? {
+                ledger::set_dirty(self.conn(), &m.app, &m.id, true).await?;
+            } else {
+                record(self.conn(), m, true).await?;
+            }
+        }
         Err(MigrationError {
             app: m.app.clone(),
             id: m.id.to_string(),

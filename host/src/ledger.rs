@@ -128,6 +128,31 @@ fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
     })
 }
 
+/// Every row of the ledger, of every app, as stored: what the executor compares before and
+/// after a migration on a backend whose database cannot refuse a migration's changes to
+/// the ledger itself ([`crate::backend::Capabilities::guards_own_tables`]).
+pub async fn contents(conn: &mut Connection) -> Result<Vec<Vec<Value>>> {
+    let sql = "SELECT id, app_name, migration_id, description, checksum, dirty \
+               FROM wasmig_migrations ORDER BY id";
+    let rows =
+        conn.query(sql, &[]).await.map_err(|e| Error::database("cannot read the ledger", e))?;
+    Ok(rows.rows)
+}
+
+/// Whether `id` of `app` has a ledger row.
+pub async fn has_row(conn: &mut Connection, app: &str, id: &MigrationId) -> Result<bool> {
+    let sql = placeholders(
+        &conn.capabilities().syntax,
+        "SELECT 1 FROM wasmig_migrations WHERE app_name = ? AND migration_id = ?",
+    );
+    let params = [Value::Text(app.to_string()), Value::Text(id.to_string())];
+    let rows = conn
+        .query(&sql, &params)
+        .await
+        .map_err(|e| Error::database(format!("cannot read the ledger of app {app}"), e))?;
+    Ok(!rows.rows.is_empty())
+}
+
 /// Records that `id` of `app` has run, or with `dirty`, that it is running and cannot be
 /// rolled back.
 pub async fn record(

@@ -55,6 +55,38 @@ pub struct Limits {
     /// the host's memory and compile time. `component_mib`, default 64 (a Python or
     /// JavaScript migration, runtime included, is about 20 MiB).
     pub component_bytes: u64,
+    /// Bytes of one `query` result the host holds for a migration (counted as the rows
+    /// arrive; a larger result is refused as a database error): without it one query could
+    /// make the host read a whole table into memory. `query_mib`, default 64.
+    pub query_bytes: u64,
+    /// Time one statement may run inside the database (PostgreSQL `statement_timeout`,
+    /// MariaDB `max_statement_time`, MySQL `max_execution_time` for reads, SQLite a
+    /// progress handler): `cpu_time` does not see time in the database. `statement_seconds`,
+    /// unset by default.
+    pub statement_time: Option<Duration>,
+    /// Time a statement may wait for a lock (PostgreSQL `lock_timeout`, MySQL
+    /// `innodb_lock_wait_timeout` and `lock_wait_timeout`, SQLite's busy timeout), so a
+    /// migration waiting on a busy table fails fast instead of stalling the traffic queued
+    /// behind it. `lock_wait_seconds`, unset by default (SQLite then waits 30 s).
+    pub lock_wait: Option<Duration>,
+}
+
+/// What the host keeps of a message a migration returns (its error) or of its description:
+/// the rest is cut, with a note saying how much, so a migration cannot flood the terminal
+/// or the ledger.
+pub const MESSAGE_BYTES: usize = 16 << 10;
+/// The same for a description, which is stored in every ledger row.
+pub const DESCRIPTION_BYTES: usize = 1 << 10;
+
+/// `text` cut to at most `max` bytes (on a character boundary), with a note of what was cut.
+pub fn truncated(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let cut = text.len() - (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    text.truncate(text.len() - cut);
+    text.push_str(&format!("… ({cut} more bytes cut by wasmig)"));
+    text
 }
 
 impl Default for Limits {
@@ -71,6 +103,9 @@ impl Default for Limits {
             statements: 100_000,
             log_bytes: (64 * KIB) as usize,
             component_bytes: 64 * MIB,
+            query_bytes: 64 * MIB,
+            statement_time: None,
+            lock_wait: None,
         }
     }
 }
@@ -90,6 +125,9 @@ pub(crate) struct LimitsTable {
     statements: Option<u64>,
     log_kib: Option<u64>,
     component_mib: Option<u64>,
+    query_mib: Option<u64>,
+    statement_seconds: Option<u64>,
+    lock_wait_seconds: Option<u64>,
 }
 
 /// The largest linear memory a 32-bit WebAssembly instance can address.
@@ -142,6 +180,17 @@ impl LimitsTable {
                 1 << 20,
                 defaults.component_bytes,
             )?,
+            query_bytes: size(self.query_mib, "query_mib", MIB, 1 << 20, defaults.query_bytes)?,
+            statement_time: self
+                .statement_seconds
+                .map(|n| size(Some(n), "statement_seconds", 1, MAX_CPU_SECONDS, 0))
+                .transpose()?
+                .map(Duration::from_secs),
+            lock_wait: self
+                .lock_wait_seconds
+                .map(|n| size(Some(n), "lock_wait_seconds", 1, MAX_CPU_SECONDS, 0))
+                .transpose()?
+                .map(Duration::from_secs),
         })
     }
 }
@@ -214,7 +263,7 @@ mod tests {
         let limits = table(
             "cpu_seconds = 2\nmemory_mib = 32\nsql_mib = 1\nstatements = 10\nlog_kib = 4\n\
              component_mib = 3\ninstances = 7\ntables = 8\nmemories = 9\ntable_elements = 11\n\
-             resources = 12",
+             resources = 12\nquery_mib = 2\nstatement_seconds = 5\nlock_wait_seconds = 3",
         )
         .unwrap();
         assert_eq!(
@@ -231,6 +280,9 @@ mod tests {
                 statements: 10,
                 log_bytes: 4 << 10,
                 component_bytes: 3 << 20,
+                query_bytes: 2 << 20,
+                statement_time: Some(Duration::from_secs(5)),
+                lock_wait: Some(Duration::from_secs(3)),
             }
         );
     }
@@ -258,5 +310,12 @@ mod tests {
         );
         assert!(LimitHit::Statements { limit: 5 }.to_string().contains("[limits] statements"));
         assert!(LimitHit::SqlBytes { limit: 64 << 20 }.to_string().contains("64 MiB"));
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary_with_a_note() {
+        assert_eq!(truncated("short".into(), 10), "short");
+        let cut = truncated("é".repeat(10), 5);
+        assert_eq!(cut, "éé… (16 more bytes cut by wasmig)");
     }
 }

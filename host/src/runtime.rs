@@ -18,7 +18,7 @@ use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed, Key, Validated}
 use crate::capture::{Capture, DatabaseHandle};
 use crate::config::Compiler;
 use crate::error::{Error, Failure, Result, Stop, StopKind};
-use crate::limits::LimitHit;
+use crate::limits::{self, LimitHit};
 pub use crate::plan::Direction;
 use crate::sandbox::{CallClock, Limits, SandboxState};
 use crate::source::{self, MigrationFile, MigrationId};
@@ -344,11 +344,13 @@ impl Runtime {
         let (returned, _) = self
             .invoke(&prepared, seed, Export::Describe, Capture::new(DatabaseHandle::Detached))
             .await;
-        let description = match returned {
+        let mut description = match returned {
             Ok(Returned::Description(description)) => description,
             Ok(Returned::Run(_)) => unreachable!("describe returns a description"),
             Err(stop) => return Err(fail(format!("describe failed: {}", stop.message))),
         };
+        description.description =
+            limits::truncated(description.description, limits::DESCRIPTION_BYTES);
         let code = match (cached, self.cache()) {
             (true, Some(cache)) => {
                 let record =
@@ -455,7 +457,9 @@ impl Runtime {
         let (returned, state) =
             self.invoke(code, seed, Export::Run(direction, context), capture).await;
         let result = match returned {
-            Ok(Returned::Run(result)) => result.map_err(Failure::Guest),
+            Ok(Returned::Run(result)) => result.map_err(|message| {
+                Failure::Guest(limits::truncated(message, limits::MESSAGE_BYTES))
+            }),
             Ok(Returned::Description(_)) => unreachable!("forwards and backwards return a result"),
             Err(stop) => Err(Failure::Stopped(stop)),
         };

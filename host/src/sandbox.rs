@@ -62,7 +62,7 @@ impl SandboxState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        database.limit(limits.statements, limits.sql_bytes);
+        database.limit(limits.statements, limits.sql_bytes, limits.query_bytes);
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources);
         SandboxState {

@@ -5,6 +5,8 @@
 //!
 //! A new backend is a file implementing [`Backend`] plus one line in [`BACKENDS`].
 
+mod authorizer;
+pub mod guard;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -12,12 +14,15 @@ mod sqlite;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
+pub use self::guard::Purpose;
 pub use crate::bindings::wasmig::migration::types::{Dialect, Rows, Value};
 pub use crate::error::SqlError;
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// Every backend wasmig can connect to, by URL scheme.
 const BACKENDS: [Registration; 3] =
@@ -68,6 +73,10 @@ pub struct Capabilities {
     pub begin: &'static str,
     /// Starts a transaction that cannot write, for previews.
     pub begin_read_only: &'static str,
+    /// Whether the database itself refuses a migration's changes to wasmig's own tables
+    /// (SQLite's authorizer). Where it does not, the executor compares the ledger before
+    /// and after each migration.
+    pub guards_own_tables: bool,
 }
 
 /// The kind of run lock a backend takes. Every kind is released by the server or the
@@ -126,6 +135,20 @@ pub struct LedgerSql {
     pub applied_at: &'static str,
 }
 
+/// The time a statement may take inside the database, and a lock wait, as `[limits]`
+/// sets them (`statement_seconds`, `lock_wait_seconds`); `None` leaves the backend's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeLimits {
+    pub statement: Option<Duration>,
+    pub lock_wait: Option<Duration>,
+}
+
+impl From<&Limits> for TimeLimits {
+    fn from(limits: &Limits) -> Self {
+        TimeLimits { statement: limits.statement_time, lock_wait: limits.lock_wait }
+    }
+}
+
 /// Whether a connection may change the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -161,12 +184,28 @@ pub trait Backend: Send + fmt::Debug {
         params: &'a [Value],
     ) -> BoxFuture<'a, Result<u64, SqlError>>;
 
-    /// Runs a statement that returns rows.
+    /// Runs a statement that returns rows, refusing a result of more than `max_bytes`
+    /// (counted as the rows arrive, so the host never holds more).
     fn query<'a>(
         &'a mut self,
         sql: &'a str,
         params: &'a [Value],
+        max_bytes: u64,
     ) -> BoxFuture<'a, Result<Rows, SqlError>>;
+
+    /// Marks the statements that follow as a migration's (`Some`) or wasmig's own
+    /// (`None`), for a backend that enforces the guest rules itself.
+    fn guest(&mut self, _purpose: Option<Purpose>) {}
+
+    /// The error a migration's statement failed with, in words that say why when the
+    /// backend's own enforcement refused or stopped it.
+    fn guest_error(&mut self, error: SqlError) -> SqlError {
+        error
+    }
+
+    /// Applies the time limits of `[limits]` to the session: `statement_seconds` per
+    /// statement and `lock_wait_seconds` for a lock.
+    async fn set_time_limits(&mut self, limits: &TimeLimits) -> Result<(), SqlError>;
 
     /// Tries once, without waiting, to take the run lock; true when it is now held. It is
     /// held until the connection is closed or dropped.
@@ -255,29 +294,76 @@ impl Connection {
 
     /// Runs a statement that returns rows.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
-        self.backend.query(sql, params).await
+        self.backend.query(sql, params, u64::MAX).await
     }
 
-    /// Runs a guest's statement. Where a failed statement would abort the transaction
-    /// ([`Capabilities::statement_savepoints`]) it runs in a savepoint, so the migration
-    /// gets its error as a value and may carry on, as on the other backends.
+    /// Applies `[limits]` time limits to this session (see [`Backend::set_time_limits`]).
+    pub async fn set_time_limits(&mut self, limits: &TimeLimits) -> Result<()> {
+        if *limits == TimeLimits::default() {
+            return Ok(());
+        }
+        self.backend
+            .set_time_limits(limits)
+            .await
+            .map_err(|e| Error::database("cannot set the [limits] time limits", e))
+    }
+
+    /// Checks a guest's statement against what a migration may send ([`guard`]), without
+    /// running it: what a preview does with an `execute` it records.
+    pub fn admit(&self, sql: &str, purpose: Purpose) -> Result<(), SqlError> {
+        let profile = self.backend.profile();
+        guard::check(profile.dialect, &profile.capabilities.syntax, sql, purpose)
+            .map_err(|refusal| SqlError::new(refusal.0))
+    }
+
+    /// Runs a guest's statement, once [`Connection::admit`] let it through. Where a
+    /// failed statement would abort the transaction ([`Capabilities::statement_savepoints`])
+    /// it runs in a savepoint, so the migration gets its error as a value and may carry
+    /// on, as on the other backends.
     pub async fn execute_guest(
         &mut self,
         sql: &str,
         params: &[Value],
         in_transaction: bool,
     ) -> Result<u64, SqlError> {
-        self.isolated(in_transaction, async |conn| conn.execute(sql, params).await).await
+        self.admit(sql, Purpose::Execute)?;
+        self.as_guest(in_transaction, Purpose::Execute, async |conn| {
+            conn.backend.execute(sql, params).await
+        })
+        .await
     }
 
-    /// [`Connection::query`] for a guest, isolated like [`Connection::execute_guest`].
+    /// [`Connection::query`] for a guest, checked and isolated like
+    /// [`Connection::execute_guest`]; a result over `max_bytes` is refused.
     pub async fn query_guest(
         &mut self,
         sql: &str,
         params: &[Value],
         in_transaction: bool,
+        purpose: Purpose,
+        max_bytes: u64,
     ) -> Result<Rows, SqlError> {
-        self.isolated(in_transaction, async |conn| conn.query(sql, params).await).await
+        self.admit(sql, purpose)?;
+        self.as_guest(in_transaction, purpose, async |conn| {
+            conn.backend.query(sql, params, max_bytes).await
+        })
+        .await
+    }
+
+    /// Runs `statement` as the guest's (see [`Backend::guest`]), isolated.
+    async fn as_guest<T>(
+        &mut self,
+        in_transaction: bool,
+        purpose: Purpose,
+        statement: impl AsyncFnOnce(&mut Self) -> Result<T, SqlError>,
+    ) -> Result<T, SqlError> {
+        self.isolated(in_transaction, async |conn| {
+            conn.backend.guest(Some(purpose));
+            let result = statement(conn).await;
+            conn.backend.guest(None);
+            result.map_err(|e| conn.backend.guest_error(e))
+        })
+        .await
     }
 
     /// Runs `statement`, in a savepoint when inside a transaction on a backend that needs it.
@@ -335,16 +421,19 @@ impl Connection {
 /// A query of `sql` with `params` bound by position; `$null` is what a `Value::Null` binds as.
 macro_rules! bind {
     ($sql:expr, $params:expr, $null:expr) => {
-        $params.iter().fold(sqlx::query(sqlx::AssertSqlSafe($sql.to_string())), |query, param| {
-            match param.clone() {
+        // Never from the statement cache: each statement is prepared, and so checked by
+        // the backend's own enforcement, in the mode it runs in.
+        $params.iter().fold(
+            sqlx::query(sqlx::AssertSqlSafe($sql.to_string())).persistent(false),
+            |query, param| match param.clone() {
                 Value::Null => query.bind($null),
                 Value::Integer(v) => query.bind(v),
                 Value::Real(v) => query.bind(v),
                 Value::Text(v) => query.bind(v),
                 Value::Blob(v) => query.bind(v),
                 Value::Boolean(v) => query.bind(v),
-            }
-        })
+            },
+        )
     };
 }
 use bind;
@@ -373,10 +462,16 @@ macro_rules! sqlx_statements {
             &'a mut self,
             sql: &'a str,
             params: &'a [Value],
+            max_bytes: u64,
         ) -> super::BoxFuture<'a, Result<Rows, SqlError>> {
             Box::pin(async move {
-                let rows = super::bind!(sql, params, $null).fetch_all(&mut self.conn).await?;
-                super::to_rows(&rows, $value)
+                use futures::TryStreamExt as _;
+                let mut rows = super::RowsUnder::new(max_bytes);
+                let mut stream = super::bind!(sql, params, $null).fetch(&mut self.conn);
+                while let Some(row) = stream.try_next().await? {
+                    rows.push(&row, $value)?;
+                }
+                Ok(rows.into_rows())
             })
         }
     };
@@ -388,20 +483,57 @@ fn raw(sql: &str) -> sqlx::RawSql {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
 }
 
-/// Rows of a backend's driver as WIT rows, each cell converted by `value`.
-fn to_rows<R: Row>(
-    rows: &[R],
-    value: fn(&R, usize) -> Result<Value, SqlError>,
-) -> Result<Rows, SqlError> {
-    let columns = rows
-        .first()
-        .map(|row| row.columns().iter().map(|c| c.name().to_string()).collect())
-        .unwrap_or_default();
-    let rows = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Rows { columns, rows })
+/// A query's result as WIT rows, collected as the driver streams them, up to a size.
+struct RowsUnder {
+    rows: Rows,
+    bytes: u64,
+    max_bytes: u64,
+}
+
+/// What a cell costs the host beyond its text or blob: the value itself.
+const CELL_BYTES: u64 = size_of::<Value>() as u64;
+
+impl RowsUnder {
+    fn new(max_bytes: u64) -> Self {
+        RowsUnder { rows: Rows { columns: Vec::new(), rows: Vec::new() }, bytes: 0, max_bytes }
+    }
+
+    /// Adds `row`, each cell converted by `value`, or refuses once the result is too big.
+    fn push<R: Row>(
+        &mut self,
+        row: &R,
+        value: fn(&R, usize) -> Result<Value, SqlError>,
+    ) -> Result<(), SqlError> {
+        if self.rows.rows.is_empty() {
+            self.rows.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+        }
+        let cells = (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>()?;
+        let size = cells
+            .iter()
+            .map(|cell| {
+                CELL_BYTES
+                    + match cell {
+                        Value::Text(text) => text.len() as u64,
+                        Value::Blob(blob) => blob.len() as u64,
+                        _ => 0,
+                    }
+            })
+            .sum::<u64>();
+        self.bytes = self.bytes.saturating_add(size + CELL_BYTES);
+        if self.bytes > self.max_bytes {
+            return Err(SqlError::new(format!(
+                "the query's result is larger than {} MiB ([limits] query_mib): select fewer \
+                 rows or columns, or page through them",
+                self.max_bytes >> 20
+            )));
+        }
+        self.rows.rows.push(cells);
+        Ok(())
+    }
+
+    fn into_rows(self) -> Rows {
+        self.rows
+    }
 }
 
 /// The type name of a non-null cell, upper case, or `None` for NULL.

@@ -7,8 +7,8 @@ use sqlx::{Connection as _, Row};
 
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Registration, Rows, SqlError, Syntax, Value, cell_type, sqlx_statements,
-    unsupported,
+    Placeholders, Profile, Registration, Rows, SqlError, Syntax, TimeLimits, Value, cell_type,
+    sqlx_statements, unsupported,
 };
 use crate::error::{Error, Result};
 
@@ -30,6 +30,7 @@ static PROFILE: Profile = Profile {
         },
         begin: "START TRANSACTION",
         begin_read_only: "START TRANSACTION READ ONLY",
+        guards_own_tables: false,
     },
     ledger: LedgerSql {
         create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
@@ -77,10 +78,51 @@ impl Backend for MySql {
 
     sqlx_statements!(None::<i64>, value);
 
+    fn guest_error(&mut self, error: SqlError) -> SqlError {
+        // ER_LOCK_WAIT_TIMEOUT; MariaDB's ER_STATEMENT_TIMEOUT and MySQL's
+        // ER_QUERY_TIMEOUT: what the session's time limits raise.
+        let key = match error.code.as_deref() {
+            Some("HY000") if error.message.contains("Lock wait timeout") => "lock_wait_seconds",
+            Some("70100") => "statement_seconds",
+            _ if error.message.contains("max_statement_time")
+                || error.message.contains("maximum statement execution time") =>
+            {
+                "statement_seconds"
+            }
+            _ => return error,
+        };
+        SqlError { message: format!("{} ([limits] {key})", error.message), ..error }
+    }
+
+    async fn set_time_limits(&mut self, limits: &TimeLimits) -> Result<(), SqlError> {
+        if let Some(limit) = limits.statement {
+            let version = self.query("SELECT VERSION()", &[], u64::MAX).await?;
+            let mariadb = matches!(
+                version.rows.first().and_then(|row| row.first()),
+                Some(Value::Text(v)) if v.contains("MariaDB")
+            );
+            // MariaDB bounds every statement; MySQL only SELECTs, in milliseconds.
+            let set = if mariadb {
+                format!("SET SESSION max_statement_time = {}", limit.as_secs())
+            } else {
+                format!("SET SESSION max_execution_time = {}", limit.as_millis())
+            };
+            super::raw(&set).execute(&mut self.conn).await?;
+        }
+        if let Some(limit) = limits.lock_wait {
+            let seconds = limit.as_secs().max(1);
+            let set = format!(
+                "SET SESSION innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
+            );
+            super::raw(&set).execute(&mut self.conn).await?;
+        }
+        Ok(())
+    }
+
     async fn try_lock(&mut self) -> Result<bool> {
         // Named locks are server-wide: the name carries the database.
         let rows = self
-            .query("SELECT GET_LOCK(CONCAT('wasmig:', DATABASE()), 0)", &[])
+            .query("SELECT GET_LOCK(CONCAT('wasmig:', DATABASE()), 0)", &[], u64::MAX)
             .await
             .map_err(|e| Error::database("cannot take the run lock", e))?;
         Ok(matches!(

@@ -12,8 +12,8 @@ use sqlx::{Connection as _, Row};
 
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Registration, Rows, SqlError, Syntax, Value, cell_type, sqlx_statements,
-    unsupported,
+    Placeholders, Profile, Registration, Rows, SqlError, Syntax, TimeLimits, Value, cell_type,
+    sqlx_statements, unsupported,
 };
 use crate::error::{Error, Result};
 
@@ -38,6 +38,7 @@ static PROFILE: Profile = Profile {
         },
         begin: "BEGIN",
         begin_read_only: "BEGIN READ ONLY",
+        guards_own_tables: false,
     },
     ledger: LedgerSql {
         create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
@@ -78,9 +79,31 @@ impl Backend for Postgres {
 
     sqlx_statements!(UntypedNull, value);
 
+    fn guest_error(&mut self, error: SqlError) -> SqlError {
+        // query_canceled, lock_not_available: what the session's time limits raise.
+        let key = match error.code.as_deref() {
+            Some("57014") => "statement_seconds",
+            Some("55P03") => "lock_wait_seconds",
+            _ => return error,
+        };
+        SqlError { message: format!("{} ([limits] {key})", error.message), ..error }
+    }
+
+    async fn set_time_limits(&mut self, limits: &TimeLimits) -> Result<(), SqlError> {
+        for (setting, limit) in
+            [("statement_timeout", limits.statement), ("lock_timeout", limits.lock_wait)]
+        {
+            if let Some(limit) = limit {
+                let set = format!("SET {setting} = {}", limit.as_millis());
+                super::raw(&set).execute(&mut self.conn).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn try_lock(&mut self) -> Result<bool> {
         let rows = self
-            .query("SELECT pg_try_advisory_lock($1)", &[Value::Integer(LOCK_KEY)])
+            .query("SELECT pg_try_advisory_lock($1)", &[Value::Integer(LOCK_KEY)], u64::MAX)
             .await
             .map_err(|e| Error::database("cannot take the run lock", e))?;
         Ok(matches!(rows.rows.first().and_then(|row| row.first()), Some(Value::Boolean(true))))

@@ -3,14 +3,17 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{Connection as _, Row};
 
+use super::authorizer::{self, Guard, Mode};
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Registration, Rows, SqlError, Syntax, Value, cell_type, sqlx_statements,
+    Placeholders, Profile, Purpose, Registration, Rows, SqlError, Syntax, TimeLimits, Value,
+    cell_type, sqlx_statements,
 };
 use crate::error::{Error, Result};
 
@@ -34,6 +37,7 @@ static PROFILE: Profile = Profile {
         },
         begin: "BEGIN IMMEDIATE",
         begin_read_only: "BEGIN DEFERRED",
+        guards_own_tables: true,
     },
     ledger: LedgerSql {
         create: "CREATE TABLE IF NOT EXISTS wasmig_migrations (
@@ -59,6 +63,12 @@ struct Sqlite {
     lock_path: Option<PathBuf>,
     /// The lock file while the run lock is held; the kernel releases it if the process dies.
     lock: Option<File>,
+    /// What the authorizer enforces, and for whom.
+    guard: Arc<Guard>,
+    /// The authorizer's registration, removed when the connection closes.
+    registration: Option<authorizer::Registration>,
+    /// `[limits] statement_seconds`, if set.
+    statement_time: Option<Duration>,
 }
 
 fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
@@ -80,8 +90,18 @@ fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>>
         } else {
             options = options.create_if_missing(true);
         }
-        let conn = SqliteConnection::connect_with(&options).await.map_err(fail)?;
-        Ok(Box::new(Sqlite { conn, lock_path, lock: None }) as Box<dyn Backend>)
+        let mut conn = SqliteConnection::connect_with(&options).await.map_err(fail)?;
+        let guard = Arc::new(Guard::default());
+        let registration = authorizer::install(&mut conn, &guard, false).await.map_err(fail)?;
+        let sqlite = Sqlite {
+            conn,
+            lock_path,
+            lock: None,
+            guard,
+            registration: Some(registration),
+            statement_time: None,
+        };
+        Ok(Box::new(sqlite) as Box<dyn Backend>)
     })
 }
 
@@ -107,6 +127,46 @@ impl Backend for Sqlite {
 
     sqlx_statements!(None::<i64>, value);
 
+    fn guest(&mut self, purpose: Option<Purpose>) {
+        let mode = match purpose {
+            None => Mode::Host,
+            Some(Purpose::Execute) => Mode::Guest,
+            Some(Purpose::PreviewQuery) => Mode::Preview,
+        };
+        self.guard.enter(mode, self.statement_time);
+    }
+
+    fn guest_error(&mut self, error: SqlError) -> SqlError {
+        if let Some(reason) = self.guard.denial() {
+            return SqlError { message: format!("refused by wasmig: {reason}"), ..error };
+        }
+        match self.statement_time {
+            Some(limit) if self.guard.timed_out() => SqlError {
+                message: format!(
+                    "the statement was stopped after {} s ([limits] statement_seconds)",
+                    limit.as_secs()
+                ),
+                ..error
+            },
+            _ => error,
+        }
+    }
+
+    async fn set_time_limits(&mut self, limits: &TimeLimits) -> Result<(), SqlError> {
+        if let Some(wait) = limits.lock_wait {
+            let pragma = format!("PRAGMA busy_timeout = {}", wait.as_millis());
+            super::raw(&pragma).execute(&mut self.conn).await?;
+        }
+        if limits.statement.is_some() {
+            self.statement_time = limits.statement;
+            if let Some(registration) = self.registration.take() {
+                registration.remove(&mut self.conn).await;
+            }
+            self.registration = Some(authorizer::install(&mut self.conn, &self.guard, true).await?);
+        }
+        Ok(())
+    }
+
     async fn try_lock(&mut self) -> Result<bool> {
         let Some(path) = &self.lock_path else { return Ok(true) };
         if self.lock.is_some() {
@@ -123,7 +183,10 @@ impl Backend for Sqlite {
         }
     }
 
-    async fn close(self: Box<Self>) {
+    async fn close(mut self: Box<Self>) {
+        if let Some(registration) = self.registration.take() {
+            registration.remove(&mut self.conn).await;
+        }
         let _ = self.conn.close().await;
     }
 }
@@ -146,7 +209,88 @@ fn value(row: &SqliteRow, index: usize) -> Result<Value, SqlError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::backend::{Access, Connection, Value};
+    use std::time::Duration;
+
+    use crate::backend::{Access, Connection, Purpose, TimeLimits, Value};
+
+    /// Runs `sql` as a guest's statement, bypassing the text guard, so that only SQLite's
+    /// authorizer stands in the way.
+    async fn past_the_text_guard(conn: &mut Connection, sql: &str, purpose: Purpose) -> String {
+        conn.backend.guest(Some(purpose));
+        let result = conn.backend.execute(sql, &[]).await;
+        conn.backend.guest(None);
+        let error = result.expect_err(sql);
+        conn.backend.guest_error(error).message
+    }
+
+    #[tokio::test]
+    async fn the_authorizer_refuses_what_the_text_guard_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
+        conn.execute("CREATE TABLE wasmig_migrations (id INTEGER)", &[]).await.unwrap();
+        conn.execute("INSERT INTO wasmig_migrations VALUES (1)", &[]).await.unwrap();
+        let evil = dir.path().join("evil.db");
+        let copy = dir.path().join("copy.db");
+        // Outside a transaction, as a non-transactional migration runs.
+        let vacuum = format!("VACUUM INTO '{}'", copy.display());
+        let message = past_the_text_guard(&mut conn, &vacuum, Purpose::Execute).await;
+        assert!(message.starts_with("refused by wasmig: "), "{vacuum}: {message}");
+        conn.begin().await.unwrap();
+        for sql in [
+            format!("ATTACH DATABASE '{}' AS evil", evil.display()),
+            "COMMIT".to_string(),
+            "SAVEPOINT s".to_string(),
+            "DELETE FROM wasmig_migrations".to_string(),
+            "CREATE TEMP TABLE wasmig_migrations (x)".to_string(),
+            "CREATE TRIGGER t AFTER INSERT ON wasmig_migrations BEGIN SELECT 1; END".to_string(),
+            "PRAGMA query_only = OFF".to_string(),
+            "SELECT load_extension('x')".to_string(),
+        ] {
+            let message = past_the_text_guard(&mut conn, &sql, Purpose::Execute).await;
+            assert!(message.starts_with("refused by wasmig: "), "{sql}: {message}");
+        }
+        // A preview's query may read, not write.
+        conn.execute("CREATE TABLE t (x)", &[]).await.unwrap();
+        let message =
+            past_the_text_guard(&mut conn, "INSERT INTO t VALUES (1)", Purpose::PreviewQuery).await;
+        assert!(message.contains("a preview may only read"), "{message}");
+        // The transaction is intact, and wasmig's own statements are not refused.
+        conn.execute("INSERT INTO wasmig_migrations VALUES (2)", &[]).await.unwrap();
+        conn.commit().await.unwrap();
+        assert!(!evil.exists() && !copy.exists(), "no file was created");
+        let rows = conn.query("SELECT count(*) FROM wasmig_migrations", &[]).await.unwrap();
+        assert_eq!(rows.rows, vec![vec![Value::Integer(2)]]);
+        conn.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_guest_statement_is_stopped_after_statement_seconds() {
+        let mut conn = Connection::open("sqlite::memory:", Access::ReadWrite).await.unwrap();
+        let limits = TimeLimits { statement: Some(Duration::from_secs(1)), lock_wait: None };
+        conn.set_time_limits(&limits).await.unwrap();
+        let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                       SELECT count(*) FROM n";
+        let started = std::time::Instant::now();
+        let error =
+            conn.query_guest(endless, &[], false, Purpose::Execute, u64::MAX).await.unwrap_err();
+        assert!(error.message.contains("[limits] statement_seconds"), "{}", error.message);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // The host's own statements have no deadline, and the connection still works.
+        let rows = conn.query("SELECT 1", &[]).await.unwrap();
+        assert_eq!(rows.rows, vec![vec![Value::Integer(1)]]);
+    }
+
+    #[tokio::test]
+    async fn a_query_result_over_its_limit_is_refused_as_it_streams() {
+        let mut conn = Connection::open("sqlite::memory:", Access::ReadWrite).await.unwrap();
+        let big = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 100000) \
+                   SELECT i, zeroblob(1000) FROM n";
+        let error = conn.query_guest(big, &[], false, Purpose::Execute, 1 << 20).await.unwrap_err();
+        assert!(error.message.contains("([limits] query_mib)"), "{}", error.message);
+        let small = conn.query_guest("SELECT 1", &[], false, Purpose::Execute, 1 << 20).await;
+        assert_eq!(small.unwrap().rows, vec![vec![Value::Integer(1)]]);
+    }
 
     #[tokio::test]
     async fn typed_values_round_trip() {

@@ -21,7 +21,7 @@ pub use forwards::{ForwardsMigrationManager, run_forwards};
 pub use new::{NewReport, new_migration};
 pub use resolve::{Resolution, ResolveReport, resolve};
 
-use crate::backend::{Access, Connection};
+use crate::backend::{Access, Connection, TimeLimits};
 use crate::cache::Cache;
 use crate::config::{App, Settings};
 use crate::error::{Error, Result};
@@ -59,7 +59,12 @@ impl Project {
     }
 
     async fn connect(&self, access: Access) -> Result<Connection> {
-        Connection::open(&self.settings.database_url, access).await
+        let mut conn = Connection::open(&self.settings.database_url, access).await?;
+        if let Err(e) = conn.set_time_limits(&TimeLimits::from(&self.settings.limits)).await {
+            conn.close().await;
+            return Err(e);
+        }
+        Ok(conn)
     }
 
     /// Connects to change the database, taking the run lock, or, for a preview, to read it.
