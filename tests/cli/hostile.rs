@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{TestProject, components, transactional_ddl};
 
+mod handle;
+
 /// A project with one app and a `[limits]` table giving calls `cpu_seconds`; every other
 /// limit has its default.
 fn config(cpu_seconds: u64) -> String {
@@ -31,6 +33,8 @@ const HOST_MIB: u64 = 192;
 const GUEST_MEMORY_MIB: u64 = 256;
 /// The default `[limits] sql_mib`: every statement is kept, so the host holds this much.
 const SQL_MIB: u64 = 64;
+/// The default `[limits] query_mib`: the host holds this much of a query's result.
+const QUERY_MIB: u64 = 64;
 
 /// A finished `wasmig` run.
 #[derive(Debug)]

@@ -320,7 +320,9 @@ fn check_statement(dialect: Dialect, tokens: &[Token], purpose: Purpose) -> Resu
              the transaction wasmig opens and commits"
         )));
     }
-    if first == "CREATE" && words().any(|w| w == "COMMIT" || w == "ROLLBACK") {
+    let routine = first == "CREATE"
+        && words().take(8).any(|w| matches!(w, "PROCEDURE" | "FUNCTION" | "TRIGGER" | "EVENT"));
+    if routine && words().any(|w| w == "COMMIT" || w == "ROLLBACK") {
         return Err(refuse("a routine created by a migration may not commit or roll back"));
     }
     if matches!(first, "PREPARE" | "EXECUTE" | "DEALLOCATE") {
@@ -459,6 +461,7 @@ mod tests {
         assert!(refused(Dialect::Mysql, &MYSQL, "SET autocommit = 1"));
         assert!(refused(Dialect::Mysql, &MYSQL, "SET @@session.autocommit=1"));
         assert!(refused(Dialect::Mysql, &MYSQL, "LOCK TABLES t WRITE"));
+        assert!(refused(Dialect::Mysql, &MYSQL, "CREATE PROCEDURE p() BEGIN COMMIT; END"));
         assert!(refused(Dialect::Postgres, &POSTGRES, "SET TRANSACTION READ WRITE"));
         assert!(refused(Dialect::Postgres, &POSTGRES, "set local search_path = evil"));
         assert!(refused(Dialect::Postgres, &POSTGRES, "SET statement_timeout = 0"));
@@ -473,6 +476,7 @@ mod tests {
             "SELECT 1 -- COMMIT",
             "SELECT 1 /* ; COMMIT */",
             "CREATE TABLE commits (id INT)",
+            "CREATE TABLE changes (commit TEXT, rollback TEXT)",
             "UPDATE t SET status = 'END'",
             "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET n = CASE WHEN 1 THEN 2 END; END",
             "INSERT INTO notes VALUES ('wasmig_migrations')",

@@ -1,5 +1,5 @@
 // The body of the scripted hostile migrations: `forwards` reads its steps from the table
-// `hostile_script (step, op, sql)` that the test wrote, and plays them, so one component
+// `hostile_script (step, op, body)` that the test wrote, and plays them, so one component
 // tries every spelling of an attack on every backend.
 //
 // op `execute` / `query`: send `sql`, failing the migration with the database's error;
@@ -13,7 +13,7 @@ struct Script;
 
 impl Migration for Script {
     fn forwards(db: &Db) -> Result<()> {
-        let steps = db.query("SELECT op, sql FROM hostile_script ORDER BY step", &[])?;
+        let steps = db.query("SELECT op, body FROM hostile_script ORDER BY step", &[])?;
         for row in &steps {
             let op: String = row.get(0)?;
             let sql: String = row.get(1)?;
