@@ -46,6 +46,15 @@ pub enum Error {
     )]
     MissingFiles { app: String, ids: String },
 
+    /// Applied migrations whose component file now holds other bytes than were applied,
+    /// found before anything changed.
+    #[error(
+        "the component file of applied migration(s) changed since they were applied: {}; \
+         nothing was changed (restore the files, or pass --allow-changed to go on)",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Changed(Vec<ChangedFile>),
+
     /// A migration failed while running, or its bookkeeping did; what happened to its
     /// changes is part of the error.
     #[error(transparent)]
@@ -108,6 +117,7 @@ impl Error {
             Error::Plan { .. } => "plan",
             Error::Load { .. } => "load",
             Error::MissingFiles { .. } => "missing_files",
+            Error::Changed(_) => "changed",
             Error::Migration(_) => "migration",
             Error::Database { .. } => "database",
             Error::LockTimeout { .. } => "lock_timeout",
@@ -130,6 +140,24 @@ impl Error {
 impl From<MigrationError> for Error {
     fn from(error: MigrationError) -> Self {
         Error::Migration(Box::new(error))
+    }
+}
+
+/// An applied migration whose file changed: both checksums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    pub app: String,
+    pub id: String,
+    /// sha256 recorded in the ledger when it was applied.
+    pub applied: String,
+    /// sha256 of the file now.
+    pub file: String,
+}
+
+impl fmt::Display for ChangedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ChangedFile { app, id, applied, file } = self;
+        write!(f, "{app} {id} (applied sha256 {applied}, file sha256 {file})")
     }
 }
 

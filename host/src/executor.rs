@@ -11,7 +11,7 @@ use crate::capture::{Capture, DatabaseHandle};
 use crate::error::{Error, Failure, MigrationError, Result, Rollback};
 use crate::ledger;
 use crate::plan::Direction;
-use crate::report::{Event, Hooks, MigrationReport, Mode, Outcome, RunReport};
+use crate::report::{Batch, Event, Hooks, MigrationReport, Mode, Outcome, RunReport};
 use crate::runtime::{CallOutcome, LoadedMigration, Prepared, Preparing, Runtime};
 
 /// One migration to run one way.
@@ -54,10 +54,18 @@ impl<'a> Executor<'a> {
 
     /// Runs `steps` in order, the way `report.mode` says, stopping at the first failure.
     /// Every step ends up in `report`: completed, failed, or skipped after a failure; the
-    /// failure is the report's error. Gives the connection back.
+    /// failure is the report's error. With `report.batch` every step runs in one
+    /// transaction, committed at the end (`--atomic`) or rolled back (`--dry-run`, or a
+    /// failure); see [`refuse_batch`] for when that is possible. Gives the connection back.
     pub(crate) async fn run(mut self, steps: &[Step], report: &mut RunReport) -> Connection {
         let mode = report.mode;
+        let batch = report.batch.filter(|_| mode == Mode::Live);
         self.hooks.event(Event::Planned { total: steps.len() });
+        if batch.is_some()
+            && let Err(e) = self.conn().begin().await
+        {
+            report.error = Some(Error::database("cannot begin the batch's transaction", e));
+        }
         // Recording a migration as applied needs the ledger table; reversing one means it
         // exists already.
         let records = steps.iter().any(|step| step.direction == Direction::Forwards);
@@ -90,19 +98,21 @@ impl<'a> Executor<'a> {
             let started = Instant::now();
             let mut trace = Trace::default();
             let result = match mode {
-                Mode::Live => self.live(step, preparing, &mut trace).await,
+                Mode::Live => self.live(step, preparing, &mut trace, batch.is_some()).await,
                 Mode::Preview => self.preview(step, preparing, &mut trace).await,
                 Mode::Fake => record(self.conn(), m, false).await,
             };
             let outcome = match (&result, mode, step.direction) {
                 (Err(_), ..) => Outcome::Failed,
+                (Ok(()), Mode::Live, _) if batch == Some(Batch::DryRun) => Outcome::RolledBack,
                 (Ok(()), Mode::Preview, _) => Outcome::Previewed,
                 (Ok(()), Mode::Fake, _) => Outcome::Faked,
                 (Ok(()), Mode::Live, Direction::Forwards) => Outcome::Applied,
                 (Ok(()), Mode::Live, Direction::Backwards) => Outcome::Reversed,
             };
             let mut result = result;
-            if result.is_ok() && step.delete_file && mode == Mode::Live {
+            // A batch may still be rolled back: its files stay.
+            if result.is_ok() && step.delete_file && mode == Mode::Live && batch.is_none() {
                 result = std::fs::remove_file(&m.path).map_err(|e| Error::io(&m.path, e));
                 if result.is_ok() {
                     trace.deleted_file = Some(m.path.clone());
@@ -113,7 +123,33 @@ impl<'a> Executor<'a> {
             report.migrations.push(entry);
             report.error = result.err();
         }
+        if let Some(batch) = batch {
+            self.end_batch(batch, report).await;
+        }
         self.conn.take().expect("the connection is back after every call")
+    }
+
+    /// Commits the batch's transaction, or rolls it back (a dry run, or a failure); what
+    /// ran is then reported as rolled back.
+    async fn end_batch(&mut self, batch: Batch, report: &mut RunReport) {
+        if batch == Batch::Atomic && report.error.is_none() {
+            match self.conn().commit().await {
+                Ok(()) => return,
+                Err(e) => {
+                    report.error = Some(Error::database("cannot commit the batch", e));
+                }
+            }
+        }
+        if let Err(e) = self.conn().rollback().await
+            && report.error.is_none()
+        {
+            report.error = Some(Error::database("cannot roll the dry run back", e));
+        }
+        for migration in &mut report.migrations {
+            if matches!(migration.outcome, Outcome::Applied | Outcome::Reversed) {
+                migration.outcome = Outcome::RolledBack;
+            }
+        }
     }
 
     /// Calls the migration with the connection behind a recording handle (a preview) or a
@@ -155,8 +191,12 @@ impl<'a> Executor<'a> {
         step: &Step,
         preparing: Option<Preparing>,
         trace: &mut Trace,
+        in_batch: bool,
     ) -> Result<()> {
         let (m, direction) = (&step.migration, step.direction);
+        // In a batch the transaction is the batch's: begun before the first step, ended
+        // after the last.
+        let own_transaction = m.transactional && !in_batch;
         let what = format!("{} {} {}", m.app, m.id, direction.name());
         let atomic = m.transactional && self.conn().capabilities().transactional_ddl;
         let code = self.ready(step, preparing).await?;
@@ -167,7 +207,7 @@ impl<'a> Executor<'a> {
                 Direction::Backwards => ledger::set_dirty(self.conn(), &m.app, &m.id, true).await?,
             }
         }
-        if m.transactional {
+        if own_transaction {
             self.conn()
                 .begin()
                 .await
@@ -216,7 +256,15 @@ impl<'a> Executor<'a> {
             }
             Err(failure) => Some(failure),
         };
-        let (failure, rollback) = match (failure, m.transactional) {
+        if in_batch {
+            let Some(failure) = failure else { return Ok(()) };
+            let (app, id) = (m.app.clone(), m.id.to_string());
+            let rollback = Rollback::Done;
+            return Err(
+                MigrationError { app, id, direction, failure, rollback, dirty: false }.into()
+            );
+        }
+        let (failure, rollback) = match (failure, own_transaction) {
             (None, true) => match self.conn().commit().await {
                 Ok(()) => return Ok(()),
                 Err(e) => (
@@ -281,6 +329,31 @@ impl<'a> Executor<'a> {
             .into()
         })
     }
+}
+
+/// Why `steps` cannot share one transaction on `conn`, if they cannot: DDL that commits
+/// implicitly (MySQL), or a migration that runs outside a transaction.
+pub(crate) fn refuse_batch(batch: Batch, conn: &Connection, steps: &[Step]) -> Result<()> {
+    let flag = match batch {
+        Batch::Atomic => "--atomic",
+        Batch::DryRun => "--dry-run",
+    };
+    if !conn.capabilities().transactional_ddl {
+        return Err(Error::Usage(format!(
+            "{flag} needs one transaction around every migration, and {} commits each DDL \
+             statement implicitly, so it could not be undone; nothing was changed",
+            conn.dialect().name()
+        )));
+    }
+    if let Some(step) = steps.iter().find(|step| !step.migration.transactional) {
+        let m = &step.migration;
+        return Err(Error::Usage(format!(
+            "{flag}: app {} migration {} runs outside a transaction, so it cannot share the \
+             batch's; nothing was changed",
+            m.app, m.id
+        )));
+    }
+    Ok(())
 }
 
 /// The report of one step. A live run executed every statement it emitted; a preview none.

@@ -52,13 +52,15 @@ pub use cli::{backwards, check, forwards};
 pub use commands::{
     BackwardsMigrationManager, CheckMigrationManager, CheckReport, CleanReport,
     ForwardsMigrationManager, MigrationResult, MigrationStatus, NewReport, Project, Resolution,
-    ResolveReport, clean, new_migration, resolve, run_backwards, run_forwards,
+    ResolveReport, State, clean, new_migration, resolve, run_backwards, run_forwards,
 };
 pub use config::Settings;
-pub use error::{Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};
+pub use error::{ChangedFile, Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};
 pub use limits::{LimitHit, Limits};
 pub use plan::Direction;
-pub use report::{Event, Hooks, MigrationReport, Mode, Outcome, Question, RunReport, Silent};
+pub use report::{
+    Batch, Event, Hooks, MigrationReport, Mode, Outcome, Question, RunReport, Silent,
+};
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -29,6 +29,9 @@ pub enum Outcome {
     Skipped,
     /// Failed; see the run's error.
     Failed,
+    /// Ran, then undone with the rest of its batch (`--dry-run`, or `--atomic` after a
+    /// later migration failed).
+    RolledBack,
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
             Outcome::Previewed => "previewed",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
+            Outcome::RolledBack => "rolled back",
         }
     }
 }
@@ -95,11 +99,23 @@ pub enum Mode {
     Fake,
 }
 
+/// Whether a live run's migrations share one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Batch {
+    /// All of them with their ledger rows, committed together (`--atomic`).
+    Atomic,
+    /// All of them, then rolled back (`--dry-run`).
+    DryRun,
+}
+
 /// What a `forwards` or `backwards` run did.
 #[derive(Debug, Default)]
 pub struct RunReport {
     /// How the migrations were treated.
     pub mode: Mode,
+    /// Whether they shared one transaction.
+    pub batch: Option<Batch>,
     /// Every planned migration in run order, with its outcome: the completed ones, then
     /// the one that failed and those skipped after it, if any.
     pub migrations: Vec<MigrationReport>,
@@ -121,7 +137,9 @@ impl RunReport {
 
     /// The migrations that completed (applied, reversed, faked or previewed).
     pub fn completed(&self) -> impl Iterator<Item = &MigrationReport> {
-        self.migrations.iter().filter(|m| !matches!(m.outcome, Outcome::Failed | Outcome::Skipped))
+        self.migrations.iter().filter(|m| {
+            !matches!(m.outcome, Outcome::Failed | Outcome::Skipped | Outcome::RolledBack)
+        })
     }
 
     /// The migration that failed, if one did.
@@ -148,12 +166,23 @@ impl RunReport {
             if self.mode == Mode::Preview || self.failed_migration().is_none() {
                 return error.to_string();
             }
+            if self.batch.is_some() {
+                return format!(
+                    "{error}
+the whole batch was rolled back: nothing changed"
+                );
+            }
             return format!("{error}\ncompleted before the failure: {}", self.completed_summary());
         }
         let mut lines = self.notes.clone();
         let (applied, reversed) = (self.count(Outcome::Applied), self.count(Outcome::Reversed));
         let faked = self.count(Outcome::Faked);
-        if faked > 0 {
+        let rolled_back = self.count(Outcome::RolledBack);
+        if self.batch == Some(Batch::DryRun) {
+            lines.push(format!(
+                "dry run: {rolled_back} migration(s) ran and were rolled back; nothing changed"
+            ));
+        } else if faked > 0 {
             lines.push(format!("recorded {faked} migration(s) as applied without running them"));
         } else if applied > 0 {
             lines.push(format!("applied {applied} migration(s)"));

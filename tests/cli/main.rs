@@ -14,6 +14,7 @@ mod determinism;
 mod failures;
 mod forwards;
 mod fuzz;
+mod history;
 mod hostile;
 mod json;
 mod library;

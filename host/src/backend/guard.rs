@@ -338,7 +338,7 @@ fn check_statement(dialect: Dialect, tokens: &[Token], purpose: Purpose) -> Resu
             setting.to_ascii_lowercase()
         )));
     }
-    if let Some(name) = tokens.iter().find_map(|t| owned_name(t)) {
+    if let Some(name) = tokens.iter().find_map(owned_name) {
         return Err(refuse(format!(
             "`{name}` is wasmig's own (tables named {OWNED_PREFIX}* are reserved for its ledger)"
         )));

@@ -77,6 +77,15 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,
+        /// Go on although an applied migration's file changed since it was applied.
+        #[arg(long)]
+        allow_changed: bool,
+        /// Run the selection in one transaction, then roll it back (not on MySQL).
+        #[arg(long, conflicts_with_all = ["preview", "atomic"])]
+        dry_run: bool,
+        /// Run the selection in one transaction with its ledger rows: all or nothing.
+        #[arg(long, conflicts_with = "preview")]
+        atomic: bool,
     },
     /// Reverse applied migrations, newest-applied first.
     Backwards {
@@ -86,7 +95,7 @@ pub enum Command {
         /// that migration and every one applied after it.
         migration_id: Option<String>,
         /// Delete each reversed migration's component file.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["dry_run", "atomic"])]
         clean: bool,
         /// Print the SQL the reversals emit; change nothing.
         #[arg(long)]
@@ -94,13 +103,23 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         auto_agree: bool,
+        /// Go on although an applied migration's file changed since it was applied.
+        #[arg(long)]
+        allow_changed: bool,
+        /// Run the selection in one transaction, then roll it back (not on MySQL).
+        #[arg(long, conflicts_with_all = ["preview", "atomic"])]
+        dry_run: bool,
+        /// Run the selection in one transaction with its ledger rows: all or nothing.
+        #[arg(long, conflicts_with = "preview")]
+        atomic: bool,
     },
     /// List migrations and whether they have run.
     Check {
         /// An app name, or `all`.
         #[arg(default_value = "all")]
         app: String,
-        /// Exit with status 1 when any listed migration has not run.
+        /// Exit with status 1 when any listed migration is not simply applied: pending,
+        /// changed, missing or dirty.
         #[arg(long)]
         fail_on_pending: bool,
     },
@@ -241,18 +260,47 @@ pub async fn execute(project: &Project, command: Command, format: Format) -> Exi
     let name = command.name();
     let terminal = Terminal::new(format);
     match command {
-        Command::Forwards { app, migration_id, fake, preview, auto_agree } => {
-            let manager =
-                ForwardsMigrationManager { app_name: app, migration_id, fake, preview, auto_agree };
+        Command::Forwards {
+            app,
+            migration_id,
+            fake,
+            preview,
+            auto_agree,
+            allow_changed,
+            dry_run,
+            atomic,
+        } => {
+            let manager = ForwardsMigrationManager {
+                app_name: app,
+                migration_id,
+                fake,
+                preview,
+                auto_agree,
+                allow_changed,
+                dry_run,
+                atomic,
+            };
             render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
         }
-        Command::Backwards { app, migration_id, clean, preview, auto_agree } => {
+        Command::Backwards {
+            app,
+            migration_id,
+            clean,
+            preview,
+            auto_agree,
+            allow_changed,
+            dry_run,
+            atomic,
+        } => {
             let manager = BackwardsMigrationManager {
                 app_name: app,
                 migration_id,
                 auto_agree,
                 clean,
                 preview,
+                allow_changed,
+                dry_run,
+                atomic,
             };
             render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
         }
@@ -297,7 +345,16 @@ pub async fn forwards(
     auto_agree: bool,
 ) -> ExitCode {
     let (app, migration_id) = (app_name.into(), migration_id.into());
-    let command = Command::Forwards { app, migration_id, fake, preview, auto_agree };
+    let command = Command::Forwards {
+        app,
+        migration_id,
+        fake,
+        preview,
+        auto_agree,
+        allow_changed: false,
+        dry_run: false,
+        atomic: false,
+    };
     execute(project, command, Format::Text).await
 }
 
@@ -312,7 +369,16 @@ pub async fn backwards(
     preview: bool,
 ) -> ExitCode {
     let (app, migration_id) = (app_name.into(), migration_id.map(Into::into));
-    let command = Command::Backwards { app, migration_id, clean, preview, auto_agree };
+    let command = Command::Backwards {
+        app,
+        migration_id,
+        clean,
+        preview,
+        auto_agree,
+        allow_changed: false,
+        dry_run: false,
+        atomic: false,
+    };
     execute(project, command, Format::Text).await
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value as Json, json};
 
 use super::{CacheAction, Format};
 use crate::cache::CacheInfo;
-use crate::commands::{CheckReport, CleanReport, NewReport, ResolveReport};
+use crate::commands::{CheckReport, CleanReport, MigrationStatus, NewReport, ResolveReport, State};
 use crate::error::{Error, Failure, Result, Rollback, StopKind};
 use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
 
@@ -97,6 +97,10 @@ impl Terminal {
                 self.line(&format!("{verb} {app} {id}: {description}{note} ({took})"));
             }
             Outcome::Faked => self.line(&format!("faked {app} {id}: {description}")),
+            Outcome::RolledBack => {
+                let direction = migration.direction.name();
+                self.line(&format!("ran {app} {id} {direction} (dry run): {description} ({took})"));
+            }
             Outcome::Previewed if self.format == Format::Text => {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(script(migration).as_bytes()).and_then(|()| out.flush());
@@ -287,6 +291,7 @@ pub(super) fn run(
             .collect();
         let body = json!({
             "mode": report.mode,
+            "batch": report.batch,
             "migrations": report.migrations,
             "completed": completed,
             "notes": report.notes,
@@ -314,11 +319,14 @@ pub(super) fn check(format: Format, report: CheckReport, fail_on_pending: bool) 
         Format::Text => {
             let mut table = Table::new();
             table.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
-            // The dirty column shows only when there is something to see.
-            let any_dirty = statuses.iter().any(|s| s.dirty);
+            // The state column shows only when there is more to see than has_ran.
+            let notable = |s: &MigrationStatus| {
+                matches!(s.state, State::Changed | State::Missing | State::Dirty)
+            };
+            let any_notable = statuses.iter().any(notable);
             let mut header = vec!["app_name", "migration_id", "description", "has_ran"];
-            if any_dirty {
-                header.push("dirty");
+            if any_notable {
+                header.push("state");
             }
             table.set_header(header);
             for s in statuses {
@@ -328,8 +336,9 @@ pub(super) fn check(format: Format, report: CheckReport, fail_on_pending: bool) 
                     s.description.as_str(),
                     if s.has_ran { "true" } else { "false" },
                 ];
-                if any_dirty {
-                    row.push(if s.dirty { "DIRTY" } else { "" });
+                if any_notable {
+                    let state = if notable(s) { s.state.name() } else { "" };
+                    row.push(state);
                 }
                 table.add_row(row);
             }

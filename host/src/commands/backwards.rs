@@ -1,15 +1,15 @@
 //! `wasmig backwards`: reverse applied migrations, newest-applied first.
 
 use super::{
-    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_dirty,
-    run_request,
+    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_changed,
+    refuse_dirty, run_request,
 };
 use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::Step;
 use crate::ledger;
 use crate::plan::{self, Direction, Target};
-use crate::report::{Event, Hooks, Mode, RunReport, Silent};
+use crate::report::{Batch, Hooks, Mode, RunReport, Silent};
 use crate::source;
 
 /// Reverses applied migrations of an app, or of every app.
@@ -26,6 +26,15 @@ pub struct BackwardsMigrationManager {
     pub clean: bool,
     /// Report the SQL of each `backwards` instead of running it.
     pub preview: bool,
+    /// Go on when an applied migration's file changed since it was applied (with a
+    /// warning); by default that fails the run before anything changes.
+    pub allow_changed: bool,
+    /// Run the selection in one transaction and roll it back: what would happen, with
+    /// nothing changed (`--dry-run`; not on MySQL).
+    pub dry_run: bool,
+    /// Run the selection in one transaction with its ledger rows: all or nothing
+    /// (`--atomic`; not on MySQL, nor with a non-transactional migration).
+    pub atomic: bool,
 }
 
 impl BackwardsMigrationManager {
@@ -37,6 +46,9 @@ impl BackwardsMigrationManager {
             auto_agree: false,
             clean: false,
             preview: false,
+            allow_changed: false,
+            dry_run: false,
+            atomic: false,
         }
     }
 
@@ -63,6 +75,16 @@ impl Request for BackwardsMigrationManager {
         if self.preview { Mode::Preview } else { Mode::Live }
     }
 
+    fn batch(&self) -> Option<Batch> {
+        if self.dry_run {
+            Some(Batch::DryRun)
+        } else if self.atomic {
+            Some(Batch::Atomic)
+        } else {
+            None
+        }
+    }
+
     fn nothing_to_do(&self) -> &'static str {
         "no migrations to reverse"
     }
@@ -86,7 +108,7 @@ impl Request for BackwardsMigrationManager {
     async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
         let Planning { project, hooks, conn, report } = cx;
         let mut to_load = Vec::new();
-        let mut checksums = Vec::new();
+        let mut changed = Vec::new();
         let mut per_app = Vec::new();
         for app in apps {
             let applied = ledger::applied(conn, &app.name).await?;
@@ -98,6 +120,7 @@ impl Request for BackwardsMigrationManager {
                 continue;
             }
             let mut files = source::discover(app)?;
+            changed.extend(project.changed_files(app, &files, &applied)?);
             let missing: Vec<String> = to_reverse
                 .iter()
                 .filter(|id| !files.iter().any(|f| &f.id == *id))
@@ -109,23 +132,12 @@ impl Request for BackwardsMigrationManager {
             for id in &to_reverse {
                 let at = files.iter().position(|f| &f.id == id).expect("checked above");
                 to_load.push((*app, files.swap_remove(at)));
-                let row = applied.iter().find(|row| &row.migration_id == id);
-                checksums.push(row.map(|row| row.checksum.clone()));
             }
             per_app.push((app.name.clone(), to_reverse.len()));
         }
+        refuse_changed(changed, self.allow_changed, hooks, report)?;
         // Only the range is loaded, every app's together so that compiling uses every core.
         let migrations = project.load_all(to_load.iter().map(|(app, file)| (*app, file))).await?;
-        for (migration, applied) in migrations.iter().zip(&checksums) {
-            if applied.as_ref().is_some_and(|checksum| *checksum != migration.checksum) {
-                let warning = format!(
-                    "app {} migration {}: the component changed since it was applied",
-                    migration.app, migration.id
-                );
-                hooks.event(Event::Warning(&warning));
-                report.warnings.push(warning);
-            }
-        }
         let steps: Vec<Step> = migrations
             .into_iter()
             .map(|migration| Step {
@@ -169,6 +181,9 @@ pub async fn run_backwards(
         auto_agree,
         clean,
         preview,
+        allow_changed: false,
+        dry_run: false,
+        atomic: false,
     }
     .run(project)
     .await

@@ -5,9 +5,39 @@ use serde::Serialize;
 use super::Project;
 use crate::backend::Access;
 use crate::error::Result;
+use crate::id::MigrationId;
 use crate::ledger;
 use crate::report::{Event, Hooks, Silent};
 use crate::source;
+
+/// Where a migration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Not applied.
+    Pending,
+    /// Applied, and its file holds what was applied.
+    Applied,
+    /// Applied, but its file now holds other bytes.
+    Changed,
+    /// Applied, and its file is gone.
+    Missing,
+    /// Applied part-way by a run that could not roll it back (see `wasmig resolve`).
+    Dirty,
+}
+
+impl State {
+    /// The state's name, as JSON gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Applied => "applied",
+            State::Changed => "changed",
+            State::Missing => "missing",
+            State::Dirty => "dirty",
+        }
+    }
+}
 
 /// The status of one migration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +53,9 @@ pub struct MigrationStatus {
     /// Whether an earlier run failed or stopped part-way through it without being able to
     /// roll back (see `wasmig resolve`).
     pub dirty: bool,
+    /// Where it stands: `has_ran` and `dirty` in one word, and whether its file still
+    /// holds what was applied.
+    pub state: State,
 }
 
 /// What `check` found.
@@ -35,9 +68,9 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// The migrations that have not run, or are dirty.
+    /// The migrations that are not simply applied: pending, changed, missing or dirty.
     pub fn pending(&self) -> usize {
-        self.statuses.iter().filter(|s| !s.has_ran || s.dirty).count()
+        self.statuses.iter().filter(|s| s.state != State::Applied).count()
     }
 }
 
@@ -54,8 +87,9 @@ impl CheckMigrationManager {
         CheckMigrationManager { app_name: app_name.into() }
     }
 
-    /// One status per migration file, in app order then ID order. A pending migration
-    /// that was never described before is loaded, so a broken one fails the check.
+    /// One status per migration file, and one per applied migration whose file is gone,
+    /// in app order then ID order. A pending migration that was never described before is
+    /// loaded, so a broken one fails the check.
     pub async fn get_migration_statuses(&self, project: &Project) -> Result<Vec<MigrationStatus>> {
         Ok(self.report(project, &Silent).await?.statuses)
     }
@@ -77,6 +111,7 @@ impl CheckMigrationManager {
             // compile cache's record for pending ones seen before. Only the rest are
             // loaded, every app's at once.
             let mut unknown = Vec::new();
+            let mut missing = Vec::new();
             for (app, files, applied) in &listed {
                 let known = project.runtime.cache().map(|cache| cache.folder(&app.dir));
                 for file in files {
@@ -90,32 +125,62 @@ impl CheckMigrationManager {
                     if description.is_none() {
                         unknown.push((report.statuses.len(), (*app, file)));
                     }
+                    let state = match row {
+                        None => State::Pending,
+                        Some(row) if row.dirty => State::Dirty,
+                        Some(row) => {
+                            if project.file_checksum(known.as_ref(), file)? == row.checksum {
+                                State::Applied
+                            } else {
+                                State::Changed
+                            }
+                        }
+                    };
                     report.statuses.push(MigrationStatus {
                         app_name: app.name.clone(),
                         migration_id: file.id.to_string(),
                         description: description.unwrap_or_default(),
                         has_ran: row.is_some(),
                         dirty: row.is_some_and(|row| row.dirty),
+                        state,
                     });
                 }
-                let orphans: Vec<String> = applied
+                let orphans: Vec<_> = applied
                     .iter()
                     .filter(|row| !files.iter().any(|f| f.id == row.migration_id))
-                    .map(|row| row.migration_id.to_string())
                     .collect();
                 if !orphans.is_empty() {
+                    let ids: Vec<String> =
+                        orphans.iter().map(|row| row.migration_id.to_string()).collect();
                     hooks.event(Event::Warning(&format!(
                         "app {}: applied migration(s) without a component file: {} (see `wasmig clean {}`)",
                         app.name,
-                        orphans.join(", "),
+                        ids.join(", "),
                         app.name
                     )));
-                    report.orphans.push((app.name.clone(), orphans));
+                    report.orphans.push((app.name.clone(), ids));
                 }
+                missing.extend(orphans.into_iter().map(|row| MigrationStatus {
+                    app_name: app.name.clone(),
+                    migration_id: row.migration_id.to_string(),
+                    description: row.description.clone(),
+                    has_ran: true,
+                    dirty: row.dirty,
+                    state: if row.dirty { State::Dirty } else { State::Missing },
+                }));
             }
             let loaded = project.load_all(unknown.iter().map(|(_, file)| *file)).await?;
             for ((at, _), migration) in unknown.iter().zip(loaded) {
                 report.statuses[*at].description = migration.description;
+            }
+            // Applied migrations without a file take their place in ID order.
+            if !missing.is_empty() {
+                let order: Vec<String> = listed.iter().map(|(app, ..)| app.name.clone()).collect();
+                report.statuses.extend(missing);
+                report.statuses.sort_by_cached_key(|s| {
+                    let app = order.iter().position(|name| *name == s.app_name);
+                    (app, MigrationId::parse(&s.migration_id).ok())
+                });
             }
             Ok(())
         }

@@ -1,15 +1,15 @@
 //! `wasmig forwards`: apply pending migrations.
 
 use super::{
-    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_dirty,
-    run_request,
+    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_changed,
+    refuse_dirty, run_request,
 };
 use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::Step;
 use crate::ledger;
 use crate::plan::{self, Direction, Target};
-use crate::report::{Hooks, Mode, RunReport, Silent};
+use crate::report::{Batch, Hooks, Mode, RunReport, Silent};
 use crate::source;
 
 /// Applies the pending migrations of an app, or of every app.
@@ -25,6 +25,15 @@ pub struct ForwardsMigrationManager {
     pub preview: bool,
     /// Do not ask before faking more than one migration.
     pub auto_agree: bool,
+    /// Go on when an applied migration's file changed since it was applied (with a
+    /// warning); by default that fails the run before anything changes.
+    pub allow_changed: bool,
+    /// Run the selection in one transaction and roll it back: what would happen, with
+    /// nothing changed (`--dry-run`; not on MySQL).
+    pub dry_run: bool,
+    /// Run the selection in one transaction with its ledger rows: all or nothing
+    /// (`--atomic`; not on MySQL, nor with a non-transactional migration).
+    pub atomic: bool,
 }
 
 impl ForwardsMigrationManager {
@@ -36,6 +45,9 @@ impl ForwardsMigrationManager {
             fake: false,
             preview: false,
             auto_agree: false,
+            allow_changed: false,
+            dry_run: false,
+            atomic: false,
         }
     }
 
@@ -68,6 +80,16 @@ impl Request for ForwardsMigrationManager {
         }
     }
 
+    fn batch(&self) -> Option<Batch> {
+        if self.dry_run {
+            Some(Batch::DryRun)
+        } else if self.atomic {
+            Some(Batch::Atomic)
+        } else {
+            None
+        }
+    }
+
     fn nothing_to_do(&self) -> &'static str {
         "no migrations to run"
     }
@@ -88,10 +110,12 @@ impl Request for ForwardsMigrationManager {
     async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
         let Planning { project, hooks, conn, report } = cx;
         let mut to_load = Vec::new();
+        let mut changed = Vec::new();
         for app in apps {
             let files = source::discover(app)?;
             let rows = ledger::applied(conn, &app.name).await?;
             refuse_dirty(&app.name, &rows)?;
+            changed.extend(project.changed_files(app, &files, &rows)?);
             let applied: Vec<_> = rows.into_iter().map(|row| row.migration_id).collect();
             let ids: Vec<_> = files.iter().map(|f| f.id.clone()).collect();
             let plan = plan::forwards(&ids, &applied, target)
@@ -105,6 +129,7 @@ impl Request for ForwardsMigrationManager {
                 ),
             }
         }
+        refuse_changed(changed, self.allow_changed, hooks, report)?;
         // Every app's migrations are loaded together, so that compiling uses every core.
         let loaded = project.load_all(to_load.iter().map(|(app, file)| (*app, file))).await?;
         let steps: Vec<Step> = loaded
@@ -134,6 +159,9 @@ pub async fn run_forwards(
         fake,
         preview,
         auto_agree,
+        allow_changed: false,
+        dry_run: false,
+        atomic: false,
     }
     .run(project)
     .await

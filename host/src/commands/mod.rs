@@ -15,23 +15,23 @@ use std::path::Path;
 use futures::{StreamExt, TryStreamExt};
 
 pub use backwards::{BackwardsMigrationManager, run_backwards};
-pub use check::{CheckMigrationManager, CheckReport, MigrationStatus};
+pub use check::{CheckMigrationManager, CheckReport, MigrationStatus, State};
 pub use clean::{CleanReport, RemovedRow, clean};
 pub use forwards::{ForwardsMigrationManager, run_forwards};
 pub use new::{NewReport, new_migration};
 pub use resolve::{Resolution, ResolveReport, resolve};
 
 use crate::backend::{Access, Connection, TimeLimits};
-use crate::cache::Cache;
+use crate::cache::{Cache, FolderIndex};
 use crate::config::{App, Settings};
-use crate::error::{Error, Result};
-use crate::executor::{Executor, Step};
+use crate::error::{ChangedFile, Error, Result};
+use crate::executor::{Executor, Step, refuse_batch};
 use crate::ledger::LedgerRow;
 use crate::lock;
 use crate::plan::Target;
-use crate::report::{Hooks, Mode, Question, RunReport};
+use crate::report::{Batch, Hooks, Mode, Question, RunReport};
 use crate::runtime::{LoadedMigration, Runtime};
-use crate::source::MigrationFile;
+use crate::source::{self, MigrationFile};
 
 /// A loaded project: its settings and the runtime its migrations run in.
 #[derive(Debug)]
@@ -80,6 +80,40 @@ impl Project {
         Ok(conn)
     }
 
+    /// The sha256 of a migration file: what the compile cache recorded while the file is
+    /// unchanged since (`index`, its folder's record), else read from the file.
+    fn file_checksum(&self, index: Option<&FolderIndex>, file: &MigrationFile) -> Result<String> {
+        match index.and_then(|index| index.get(&file.path)) {
+            Some(entry) => Ok(entry.checksum.clone()),
+            None => Ok(source::checksum(&source::read(&file.path)?)),
+        }
+    }
+
+    /// The applied migrations of `app` (`rows`) whose file among `files` holds other bytes
+    /// than were applied.
+    fn changed_files(
+        &self,
+        app: &App,
+        files: &[MigrationFile],
+        rows: &[LedgerRow],
+    ) -> Result<Vec<ChangedFile>> {
+        let index = self.runtime.cache().map(|cache| cache.folder(&app.dir));
+        let mut changed = Vec::new();
+        for row in rows {
+            let Some(file) = files.iter().find(|f| f.id == row.migration_id) else { continue };
+            let checksum = self.file_checksum(index.as_ref(), file)?;
+            if checksum != row.checksum {
+                changed.push(ChangedFile {
+                    app: app.name.clone(),
+                    id: row.migration_id.to_string(),
+                    applied: row.checksum.clone(),
+                    file: checksum,
+                });
+            }
+        }
+        Ok(changed)
+    }
+
     /// Loads the components of `files` (each with its app), in order, several at once on
     /// all cores, each compiled unless the compile cache has it: all of them are loaded and
     /// validated before anything runs. What they said about themselves is recorded in the
@@ -117,6 +151,9 @@ trait Request {
     /// What to say when there is nothing to run.
     fn nothing_to_do(&self) -> &'static str;
 
+    /// Whether its migrations share one transaction (`--atomic`, `--dry-run`).
+    fn batch(&self) -> Option<Batch>;
+
     /// The apps it addresses, in the order it visits them, and its target; or why the
     /// request is invalid.
     fn select<'s>(&self, settings: &'s Settings) -> Result<(Vec<&'s App>, Target)>;
@@ -139,7 +176,8 @@ struct Planning<'a> {
 /// previewing), plan and load before anything changes, then run the steps in one
 /// executor. Every failure ends up in the report.
 async fn run_request(project: &Project, hooks: &dyn Hooks, request: &impl Request) -> RunReport {
-    let mut report = RunReport { mode: request.mode(), ..RunReport::default() };
+    let mut report =
+        RunReport { mode: request.mode(), batch: request.batch(), ..RunReport::default() };
     let run = async {
         let (apps, target) = request.select(&project.settings)?;
         let mut conn = project.connect_to_run(report.mode == Mode::Preview, hooks).await?;
@@ -148,6 +186,12 @@ async fn run_request(project: &Project, hooks: &dyn Hooks, request: &impl Reques
         match planned {
             Ok(steps) if steps.is_empty() => report.notes.push(request.nothing_to_do().to_string()),
             Ok(steps) => {
+                if let Some(batch) = report.batch.filter(|_| report.mode == Mode::Live)
+                    && let Err(e) = refuse_batch(batch, &conn, &steps)
+                {
+                    conn.close().await;
+                    return Err(e);
+                }
                 let executor = Executor::new(&project.runtime, hooks, conn);
                 conn = executor.run(&steps, &mut report).await;
             }
@@ -169,6 +213,28 @@ async fn run_request(project: &Project, hooks: &dyn Hooks, request: &impl Reques
 fn into_result(report: RunReport) -> Result<String> {
     let summary = report.summary();
     report.error.map_or(Ok(summary), Err)
+}
+
+/// Fails on `changed` files unless they are allowed, when each is a warning.
+fn refuse_changed(
+    changed: Vec<ChangedFile>,
+    allowed: bool,
+    hooks: &dyn Hooks,
+    report: &mut RunReport,
+) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    if !allowed {
+        return Err(Error::Changed(changed));
+    }
+    for file in changed {
+        let warning =
+            format!("the component changed since it was applied (--allow-changed): {file}");
+        hooks.event(crate::report::Event::Warning(&warning));
+        report.warnings.push(warning);
+    }
+    Ok(())
 }
 
 /// Fails if any of `rows` is dirty: an earlier run left that migration part-applied.

@@ -371,3 +371,21 @@ fn lock_wait_seconds_fails_a_migration_waiting_on_a_busy_table() {
     assert_eq!(project.ledger(), [format!("a {BENIGN}")]);
     assert_eq!(rows(&project), [["1"]]);
 }
+
+#[test]
+fn a_huge_description_is_cut_before_it_reaches_the_output_or_the_ledger() {
+    let project = project_configured("hostile-long-description", &config(ROOMY_CPU_SECONDS));
+    let mut command = project.wasmig_std();
+    command.args(["forwards", "a"]);
+    let run = measured(command);
+    assert_eq!(run.status.code(), Some(0), "{}", tail(&run.stderr));
+    assert!(run.stderr.len() < 16 << 10, "{} bytes of stderr", run.stderr.len());
+    assert!(run.stderr.contains("more bytes cut by wasmig"), "{}", tail(&run.stderr));
+    assert!(run.peak_mib <= HOST_MIB + GUEST_MEMORY_MIB, "peaked at {} MiB", run.peak_mib);
+    let stored = project.query(&format!(
+        "SELECT description FROM wasmig_migrations WHERE migration_id = '{HOSTILE}'"
+    ));
+    let description = &stored[0][0];
+    assert!(description.len() <= (1 << 10) + 64, "{} bytes stored", description.len());
+    assert!(description.starts_with("ddd"), "{description}");
+}

@@ -1,0 +1,193 @@
+//! History you can trust: a changed applied file is refused, `check` tells each
+//! migration's state, and `--dry-run` and `--atomic` run a selection in one transaction.
+
+use crate::support::{
+    Backend, TestProject, backend, sample_ids, stderr, stdout, transactional_ddl,
+};
+
+fn applied() -> TestProject {
+    let project = TestProject::sample();
+    project.wasmig().args(["forwards", "all"]).assert().success();
+    project
+}
+
+/// Copies the component of `from` over the file of `over` (both blog migrations).
+fn swap(project: &TestProject, from: &str, over: &str) {
+    let bytes = std::fs::read(project.component("blog", from)).unwrap();
+    std::fs::write(project.component("blog", over), bytes).unwrap();
+}
+
+fn error_line(output: &std::process::Output) -> String {
+    stderr(output).lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn forwards_and_backwards_refuse_a_changed_applied_file_naming_both_checksums() {
+    let project = applied();
+    let blog = sample_ids("blog");
+    let (first, last) = (&blog[0], blog.last().unwrap());
+    swap(&project, last, first);
+    let before = project.snapshot();
+    for args in [vec!["forwards", "all"], vec!["backwards", "blog", "all", "-y"]] {
+        let output = project.wasmig().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stderr(&output));
+        let error = error_line(&output);
+        assert!(error.contains("changed since they were applied"), "{error}");
+        assert!(error.contains(&format!("blog {first} (applied sha256 ")), "{error}");
+        assert!(error.contains("file sha256 "), "{error}");
+        assert!(error.contains("--allow-changed"), "{error}");
+        assert_eq!(project.snapshot(), before, "{args:?} changed something");
+    }
+    // JSON names the kind.
+    let output = project.wasmig().args(["--format", "json", "forwards", "all"]).output().unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["error"]["kind"], "changed");
+    // Allowed, it goes on with a warning: the last blog migration is reversed.
+    let output =
+        project.wasmig().args(["backwards", "blog", "-y", "--allow-changed"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: "), "{}", stderr(&output));
+    assert!(!project.ledger().contains(&format!("blog {last}")));
+}
+
+#[test]
+fn check_tells_applied_pending_changed_and_missing() {
+    let project = applied();
+    let blog = sample_ids("blog");
+    project.wasmig().args(["backwards", "blog", "-y"]).assert().success();
+    // blog: first changed, second missing, last pending, the rest applied.
+    swap(&project, blog.last().unwrap(), &blog[0]);
+    let gone = project.component("blog", &blog[1]);
+    std::fs::remove_file(&gone).unwrap();
+    let output = project.wasmig().args(["check", "blog", "--format", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let states: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["migration_id"].as_str().unwrap().into(), r["state"].as_str().unwrap().into()))
+        .collect();
+    let mut expected: Vec<(String, String)> =
+        blog.iter().map(|id| (id.clone(), "applied".to_string())).collect();
+    expected[0].1 = "changed".into();
+    expected[1].1 = "missing".into();
+    expected.last_mut().unwrap().1 = "pending".into();
+    assert_eq!(states, expected);
+    let missing = &rows[1];
+    assert_eq!(missing["has_ran"], true);
+    assert!(!missing["description"].as_str().unwrap().is_empty(), "from the ledger");
+
+    let output = project.wasmig().args(["check", "blog"]).output().unwrap();
+    let table = stdout(&output);
+    assert!(
+        table.contains("state") && table.contains("changed") && table.contains("missing"),
+        "{table}"
+    );
+
+    // Gating CI: changed and missing fail as pending does.
+    project.wasmig().args(["forwards", "blog", "--allow-changed"]).assert().success();
+    let output = project.wasmig().args(["check", "blog", "--fail-on-pending"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("2 migration(s) pending"), "{}", stderr(&output));
+}
+
+/// A project with the sample auth app applied and blog pending.
+fn auth_applied() -> TestProject {
+    let project = TestProject::sample();
+    project.wasmig().args(["forwards", "auth"]).assert().success();
+    project
+}
+
+#[test]
+fn dry_run_runs_everything_and_leaves_schema_and_ledger_as_they_were() {
+    let project = auth_applied();
+    let dry_run = |args: &[&str]| {
+        let before = project.snapshot();
+        let output = project.wasmig().args(args).output().unwrap();
+        if !transactional_ddl() {
+            assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+            assert!(
+                error_line(&output).contains("--dry-run needs one transaction"),
+                "{}",
+                stderr(&output)
+            );
+            assert!(error_line(&output).contains("mysql commits each DDL"), "{}", stderr(&output));
+        } else {
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+            let err = stderr(&output);
+            assert!(err.contains("(dry run)"), "{err}");
+            assert!(err.contains("rolled back; nothing changed"), "{err}");
+        }
+        assert_eq!(project.snapshot(), before, "{args:?} changed something");
+    };
+    dry_run(&["forwards", "blog", "--dry-run"]);
+    project.wasmig().args(["forwards", "blog"]).assert().success();
+    dry_run(&["backwards", "blog", "all", "-y", "--dry-run"]);
+    project.wasmig().args(["backwards", "blog", "all", "-y"]).assert().success();
+    let output = project
+        .wasmig()
+        .args(["--format", "json", "forwards", "blog", "--dry-run"])
+        .output()
+        .unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    if transactional_ddl() {
+        assert_eq!(document["batch"], "dry_run");
+        let outcomes: Vec<&str> = document["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(outcomes, vec!["rolled_back"; sample_ids("blog").len()]);
+    }
+}
+
+#[test]
+fn atomic_applies_a_batch_whole_or_not_at_all() {
+    let project = auth_applied();
+    let before = project.snapshot();
+    // The last blog migration fails: nothing of the batch stays.
+    let blog = sample_ids("blog");
+    let last = project.component("blog", blog.last().unwrap());
+    let failing = &crate::support::components().guests["failing-forwards"];
+    std::fs::copy(failing, &last).unwrap();
+    let output = project.wasmig().args(["forwards", "blog", "--atomic"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    if transactional_ddl() {
+        assert!(stderr(&output).contains("the whole batch was rolled back"), "{}", stderr(&output));
+    } else {
+        assert!(
+            error_line(&output).contains("--atomic needs one transaction"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(project.snapshot(), before, "part of the batch stayed");
+
+    if !transactional_ddl() {
+        return;
+    }
+    // Without the failing one, the whole batch commits.
+    std::fs::remove_file(&last).unwrap();
+    let output = project.wasmig().args(["forwards", "blog", "--atomic"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        project.ledger().iter().filter(|row| row.starts_with("blog ")).count(),
+        blog.len() - 1
+    );
+}
+
+#[test]
+fn atomic_refuses_a_non_transactional_migration_in_range() {
+    if backend() == Backend::Mysql {
+        return;
+    }
+    let project = auth_applied();
+    project.wasmig().args(["backwards", "auth", "all", "-y"]).assert().success();
+    let before = project.snapshot();
+    let output = project.wasmig().args(["forwards", "auth", "--atomic"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = error_line(&output);
+    assert!(error.contains("runs outside a transaction"), "{error}");
+    assert!(error.contains(&format!("app auth migration {}", sample_ids("auth")[2])), "{error}");
+    assert_eq!(project.snapshot(), before);
+}
