@@ -45,7 +45,34 @@ struct ConfigFile {
     apps: BTreeMap<String, AppFile>,
     #[serde(default)]
     limits: LimitsTable,
+    #[serde(default)]
+    history: HistoryTable,
 }
+
+/// The `[history]` table: what is kept in the database about what ran.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryTable {
+    store_artefacts: Option<bool>,
+    artefact_mib: Option<u64>,
+}
+
+/// What is kept in the database about what ran (`[history]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    /// The largest compressed component stored with its ledger row (`artefact_mib`,
+    /// default 12: under MySQL's default packet size of 16 MiB), or `None` when nothing is
+    /// stored (`store_artefacts = false`).
+    pub artefact_bytes: Option<u64>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History { artefact_bytes: Some(DEFAULT_ARTEFACT_MIB << 20) }
+    }
+}
+
+const DEFAULT_ARTEFACT_MIB: u64 = 12;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +113,8 @@ pub struct Settings {
     pub cache_dir: Option<PathBuf>,
     /// The compiler migrations are compiled with (`compiler`).
     pub compiler: Compiler,
+    /// What is kept in the database about what ran (`[history]`).
+    pub history: History,
 }
 
 impl Settings {
@@ -149,6 +178,13 @@ impl Settings {
         let lock_timeout =
             Duration::from_secs(file.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT.as_secs()));
         let limits = file.limits.resolve().map_err(invalid)?;
+        let history = match (file.history.store_artefacts, file.history.artefact_mib) {
+            (Some(false), _) => History { artefact_bytes: None },
+            (_, Some(0)) => {
+                return Err(invalid("[history] artefact_mib must be at least 1".into()));
+            }
+            (_, mib) => History { artefact_bytes: Some(mib.unwrap_or(DEFAULT_ARTEFACT_MIB) << 20) },
+        };
         let configured_cache = file.cache_dir.map(|dir| root.join(dir));
         let cache_dir = crate::cache::locate(configured_cache, |name| std::env::var_os(name));
         Ok(Settings {
@@ -160,6 +196,7 @@ impl Settings {
             limits,
             cache_dir,
             compiler: file.compiler,
+            history,
         })
     }
 

@@ -23,6 +23,9 @@ pub(crate) struct Step {
     pub direction: Direction,
     /// Delete its component file once its reversal is committed (`backwards --clean`).
     pub delete_file: bool,
+    /// The folder holding the component taken from the database, when the step runs
+    /// that rather than a file of the app; kept until the step has run.
+    pub _stored: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// What a step left behind besides its outcome.
@@ -33,6 +36,8 @@ struct Trace {
     statements: Vec<String>,
     log: (String, u64),
     deleted_file: Option<PathBuf>,
+    /// Something that went through but is worth a warning.
+    warning: Option<String>,
 }
 
 /// Runs steps on one connection.
@@ -41,11 +46,18 @@ pub(crate) struct Executor<'a> {
     hooks: &'a dyn Hooks,
     /// Always present, except while a migration call has it.
     conn: Option<Connection>,
+    /// The largest compressed component stored with its ledger row; `None`: none is.
+    store_artefacts: Option<u64>,
 }
 
 impl<'a> Executor<'a> {
-    pub(crate) fn new(runtime: &'a Runtime, hooks: &'a dyn Hooks, conn: Connection) -> Self {
-        Executor { runtime, hooks, conn: Some(conn) }
+    pub(crate) fn new(
+        runtime: &'a Runtime,
+        hooks: &'a dyn Hooks,
+        conn: Connection,
+        store_artefacts: Option<u64>,
+    ) -> Self {
+        Executor { runtime, hooks, conn: Some(conn), store_artefacts }
     }
 
     fn conn(&mut self) -> &mut Connection {
@@ -66,11 +78,10 @@ impl<'a> Executor<'a> {
         {
             report.error = Some(Error::database("cannot begin the batch's transaction", e));
         }
-        // Recording a migration as applied needs the ledger table; reversing one means it
-        // exists already.
-        let records = steps.iter().any(|step| step.direction == Direction::Forwards);
+        // Recording a migration as applied needs the ledger table, reversing one the
+        // artefacts table, which a ledger written by an older wasmig lacks.
         if mode != Mode::Preview
-            && records
+            && report.error.is_none()
             && let Err(e) = ledger::ensure(self.conn()).await
         {
             report.error = Some(e);
@@ -100,7 +111,10 @@ impl<'a> Executor<'a> {
             let result = match mode {
                 Mode::Live => self.live(step, preparing, &mut trace, batch.is_some()).await,
                 Mode::Preview => self.preview(step, preparing, &mut trace).await,
-                Mode::Fake => record(self.conn(), m, false).await,
+                Mode::Fake => match record(self.conn(), m, false).await {
+                    Ok(()) => self.store(m, &mut trace).await,
+                    Err(e) => Err(e),
+                },
             };
             let outcome = match (&result, mode, step.direction) {
                 (Err(_), ..) => Outcome::Failed,
@@ -117,6 +131,10 @@ impl<'a> Executor<'a> {
                 if result.is_ok() {
                     trace.deleted_file = Some(m.path.clone());
                 }
+            }
+            if let Some(warning) = trace.warning.take() {
+                self.hooks.event(Event::Warning(&warning));
+                report.warnings.push(warning);
             }
             let entry = report_of(step, mode, outcome, started, trace);
             self.hooks.event(Event::Finished(&entry));
@@ -240,10 +258,14 @@ impl<'a> Executor<'a> {
         let failure = match result {
             Ok(()) => {
                 let bookkeeping = match direction {
-                    Direction::Forwards if atomic => record(self.conn(), m, false).await,
-                    Direction::Forwards => {
-                        ledger::set_dirty(self.conn(), &m.app, &m.id, false).await
-                    }
+                    Direction::Forwards if atomic => match record(self.conn(), m, false).await {
+                        Ok(()) => self.store(m, trace).await,
+                        Err(e) => Err(e),
+                    },
+                    Direction::Forwards => match self.store(m, trace).await {
+                        Ok(()) => ledger::set_dirty(self.conn(), &m.app, &m.id, false).await,
+                        Err(e) => Err(e),
+                    },
                     Direction::Backwards => ledger::remove(self.conn(), &m.app, &m.id).await,
                 };
                 match bookkeeping {
@@ -296,6 +318,33 @@ impl<'a> Executor<'a> {
             dirty: !atomic,
         }
         .into())
+    }
+
+    /// Stores the component of `m` with its ledger row, in the same transaction, unless
+    /// storing is off or it is too large (a warning then says so).
+    async fn store(&mut self, m: &LoadedMigration, trace: &mut Trace) -> Result<()> {
+        let Some(max_bytes) = self.store_artefacts else { return Ok(()) };
+        let bytes = crate::source::read(&m.path)?;
+        if crate::source::checksum(&bytes) != m.checksum {
+            return Err(Error::database(
+                format!("cannot store the component of app {} migration {}", m.app, m.id),
+                crate::error::SqlError::new(format!(
+                    "{} changed while the migration ran",
+                    m.path.display()
+                )),
+            ));
+        }
+        if ledger::store_artefact(self.conn(), &m.checksum, &bytes, max_bytes).await?.is_none() {
+            trace.warning = Some(format!(
+                "app {} migration {}: its component was not stored in the database: \
+                 compressed, it is over {} MiB ([history] artefact_mib), so `backwards` \
+                 will need its file",
+                m.app,
+                m.id,
+                max_bytes >> 20
+            ));
+        }
+        Ok(())
     }
 
     /// Runs a step against a recording handle: `execute` is recorded, `query` reads inside

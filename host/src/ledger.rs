@@ -10,6 +10,13 @@ use crate::id::MigrationId;
 /// The ledger table's name.
 pub const TABLE: &str = "wasmig_migrations";
 
+/// The table of applied components, compressed, by sha256: what `backwards` runs.
+pub const ARTEFACTS: &str = "wasmig_artefacts";
+
+/// The zstd level artefacts are stored at: a component compresses to about a third at a
+/// cost of about a millisecond per 100 KB.
+const ZSTD_LEVEL: i32 = 3;
+
 /// One applied migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerRow {
@@ -62,18 +69,86 @@ async fn execute(
 
 /// Whether the ledger table exists. Reads only.
 pub async fn exists(conn: &mut Connection) -> Result<bool> {
+    table_exists(conn, TABLE).await
+}
+
+async fn table_exists(conn: &mut Connection, table: &str) -> Result<bool> {
     let sql = placeholders(&conn.capabilities().syntax, conn.ledger_sql().exists);
     let rows = conn
-        .query(&sql, &[Value::Text(TABLE.to_string())])
+        .query(&sql, &[Value::Text(table.to_string())])
         .await
-        .map_err(|e| Error::database("cannot look for the ledger table", e))?;
+        .map_err(|e| Error::database(format!("cannot look for the table {table}"), e))?;
     Ok(!rows.rows.is_empty())
 }
 
-/// Creates the ledger table if it does not exist.
+/// Creates the ledger table and the artefacts table if they do not exist.
 pub async fn ensure(conn: &mut Connection) -> Result<()> {
     let create = conn.ledger_sql().create;
-    execute(conn, create, &[], || "cannot create the ledger table".into()).await.map(drop)
+    execute(conn, create, &[], || "cannot create the ledger table".into()).await?;
+    let create = conn.ledger_sql().artefacts_create;
+    execute(conn, create, &[], || format!("cannot create the table {ARTEFACTS}")).await.map(drop)
+}
+
+/// Stores the component `bytes` (sha256 `checksum`) compressed, unless it is stored
+/// already. Gives the compressed size, or `None` when it is over `max_bytes` and was not
+/// stored.
+pub async fn store_artefact(
+    conn: &mut Connection,
+    checksum: &str,
+    bytes: &[u8],
+    max_bytes: u64,
+) -> Result<Option<usize>> {
+    let compressed = zstd::bulk::compress(bytes, ZSTD_LEVEL)
+        .map_err(|e| Error::Runtime(format!("cannot compress component {checksum}: {e}")))?;
+    if compressed.len() as u64 > max_bytes {
+        return Ok(None);
+    }
+    let size = compressed.len();
+    let params =
+        [Value::Text(checksum.into()), Value::Integer(bytes.len() as i64), Value::Blob(compressed)];
+    let insert = conn.ledger_sql().artefact_insert;
+    execute(conn, insert, &params, || format!("cannot store component {checksum}")).await?;
+    Ok(Some(size))
+}
+
+/// The component stored for `checksum`, checked against it; `None` when none is stored.
+/// `max_bytes` bounds what is decompressed.
+pub async fn artefact(
+    conn: &mut Connection,
+    checksum: &str,
+    max_bytes: u64,
+) -> Result<Option<Vec<u8>>> {
+    if !table_exists(conn, ARTEFACTS).await? {
+        return Ok(None);
+    }
+    let sql = placeholders(
+        &conn.capabilities().syntax,
+        "SELECT size, zstd FROM wasmig_artefacts WHERE checksum = ?",
+    );
+    let rows = conn
+        .query(&sql, &[Value::Text(checksum.to_string())])
+        .await
+        .map_err(|e| Error::database(format!("cannot read stored component {checksum}"), e))?;
+    let Some(row) = rows.rows.into_iter().next() else { return Ok(None) };
+    let bad = |why: &str| {
+        Error::database(
+            format!("stored component {checksum}"),
+            SqlError::new(format!("{why} in {ARTEFACTS}")),
+        )
+    };
+    let (Some(Value::Integer(size)), Some(Value::Blob(compressed))) = (row.first(), row.get(1))
+    else {
+        return Err(bad("unexpected row shape"));
+    };
+    if *size < 0 || *size as u64 > max_bytes {
+        return Err(bad("a size over [limits] component_mib"));
+    }
+    let bytes = zstd::bulk::decompress(compressed, *size as usize)
+        .map_err(|e| bad(&format!("undecodable data ({e})")))?;
+    if crate::source::checksum(&bytes) != checksum {
+        return Err(bad("data that does not match its checksum"));
+    }
+    Ok(Some(bytes))
 }
 
 /// The migrations of `app` that have run, in run order (oldest first). A missing ledger
@@ -189,8 +264,20 @@ pub async fn set_dirty(
     Ok(())
 }
 
-/// Removes the row of `id` of `app`; fails if there was none (someone else reversed it).
+/// Removes the row of `id` of `app`, and its stored component unless another row has the
+/// same; fails if there was none (someone else reversed it).
 pub async fn remove(conn: &mut Connection, app: &str, id: &MigrationId) -> Result<()> {
+    if table_exists(conn, ARTEFACTS).await? {
+        let sql = "DELETE FROM wasmig_artefacts WHERE checksum = \
+                   (SELECT checksum FROM wasmig_migrations WHERE app_name = ? AND migration_id = ?) \
+                   AND NOT EXISTS (SELECT 1 FROM wasmig_migrations AS other \
+                   WHERE other.checksum = wasmig_artefacts.checksum \
+                   AND NOT (other.app_name = ? AND other.migration_id = ?))";
+        let (app_value, id_value) = (Value::Text(app.to_string()), Value::Text(id.to_string()));
+        let params = [app_value.clone(), id_value.clone(), app_value, id_value];
+        let context = || format!("cannot remove the stored component of app {app} migration {id}");
+        execute(conn, sql, &params, context).await?;
+    }
     let sql = "DELETE FROM wasmig_migrations WHERE app_name = ? AND migration_id = ?";
     let params = [Value::Text(app.to_string()), Value::Text(id.to_string())];
     let context = || format!("cannot remove app {app} migration {id}");

@@ -219,7 +219,8 @@ fn backwards_all_apps_refuses_a_specific_id() {
 #[test]
 fn backwards_all_apps_validates_every_app_before_changing_anything() {
     let project = applied();
-    // blog is reversed first; its newest migration cannot be loaded, so nothing happens.
+    // blog is reversed first; its newest migration's file no longer holds what was
+    // applied, so nothing happens.
     let blog = sample_ids("blog");
     let broken = project.component("blog", blog.last().unwrap());
     std::fs::write(&broken, b"\0asm garbage").unwrap();
@@ -227,7 +228,7 @@ fn backwards_all_apps_validates_every_app_before_changing_anything() {
     let output = project.wasmig().args(["backwards", "all", "-y"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
-    assert!(err.contains(&format!("app blog migration {}", blog.last().unwrap())), "{err}");
+    assert!(err.contains(&format!("blog {} (applied sha256", blog.last().unwrap())), "{err}");
     assert_eq!(project.snapshot(), before, "validated before changing anything");
 }
 

@@ -18,7 +18,7 @@ fn check_json_lists_every_file_in_app_then_id_order_with_the_contract_keys() {
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort();
         // The four keys of the contract, and `dirty`.
-        assert_eq!(keys, ["app_name", "description", "dirty", "has_ran", "migration_id"]);
+        assert_eq!(keys, ["app_name", "description", "dirty", "has_ran", "migration_id", "state"]);
         assert_eq!(object["dirty"], false);
         let (app, id, ran) = if i < auth.len() {
             ("auth", &auth[i], true)

@@ -33,8 +33,19 @@ fn forwards_and_backwards_report_every_migration() {
     let run = json(&project, &["forwards", "all", "--format", "json"], 0);
     assert_eq!(
         keys(&run),
-        ["command", "completed", "error", "migrations", "mode", "notes", "success", "warnings"]
+        [
+            "batch",
+            "command",
+            "completed",
+            "error",
+            "migrations",
+            "mode",
+            "notes",
+            "success",
+            "warnings"
+        ]
     );
+    assert_eq!(run["batch"], serde_json::Value::Null);
     assert_eq!(run["command"], "forwards");
     assert_eq!(run["success"], true);
     assert_eq!(run["mode"], "live");

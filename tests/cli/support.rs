@@ -341,7 +341,8 @@ impl TestProject {
             .collect()
     }
 
-    /// User tables (not the database's own), sorted.
+    /// User tables and the ledger (not the database's own, nor wasmig's stored
+    /// components), sorted.
     pub fn tables(&self) -> Vec<String> {
         let sql = match backend() {
             Backend::Sqlite => {
@@ -357,7 +358,11 @@ impl TestProject {
                 "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
             }
         };
-        self.query(sql).into_iter().map(|mut row| row.remove(0)).collect()
+        self.query(sql)
+            .into_iter()
+            .map(|mut row| row.remove(0))
+            .filter(|table| table != "wasmig_artefacts")
+            .collect()
     }
 
     /// The whole schema (tables, columns, indexes) and the ledger, to compare before and
@@ -391,6 +396,9 @@ impl TestProject {
             snapshot.extend(self.query(
                 "SELECT id, app_name, migration_id, checksum, dirty FROM wasmig_migrations ORDER BY id",
             ));
+            snapshot.extend(
+                self.query("SELECT checksum, size FROM wasmig_artefacts ORDER BY checksum"),
+            );
         }
         snapshot
     }

@@ -133,6 +133,11 @@ pub struct LedgerSql {
     pub exists: &'static str,
     /// `applied_at` as ISO-8601 UTC text with a `Z`.
     pub applied_at: &'static str,
+    /// Creates `wasmig_artefacts` (the applied components, compressed, by sha256) if it
+    /// does not exist.
+    pub artefacts_create: &'static str,
+    /// Stores an artefact (checksum, size, compressed bytes) unless it is stored already.
+    pub artefact_insert: &'static str,
 }
 
 /// The time a statement may take inside the database, and a lock wait, as `[limits]`

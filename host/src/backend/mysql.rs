@@ -47,6 +47,12 @@ static PROFILE: Profile = Profile {
                  WHERE table_schema = DATABASE() AND table_name = ?",
         // Sessions run with time_zone '+00:00' (see `connect`).
         applied_at: "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
+        artefacts_create: "CREATE TABLE IF NOT EXISTS wasmig_artefacts (
+            checksum CHAR(64) PRIMARY KEY,
+            size BIGINT NOT NULL,
+            zstd LONGBLOB NOT NULL
+        )",
+        artefact_insert: "INSERT IGNORE INTO wasmig_artefacts (checksum, size, zstd) VALUES (?, ?, ?)",
     },
 };
 

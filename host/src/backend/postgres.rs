@@ -54,6 +54,13 @@ static PROFILE: Profile = Profile {
         exists: "SELECT 1 FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = ?",
         applied_at: "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+        artefacts_create: "CREATE TABLE IF NOT EXISTS wasmig_artefacts (
+            checksum TEXT PRIMARY KEY,
+            size BIGINT NOT NULL,
+            zstd BYTEA NOT NULL
+        )",
+        artefact_insert: "INSERT INTO wasmig_artefacts (checksum, size, zstd) VALUES (?, ?, ?) \
+                          ON CONFLICT (checksum) DO NOTHING",
     },
 };
 

@@ -52,6 +52,13 @@ static PROFILE: Profile = Profile {
         )",
         exists: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
         applied_at: "applied_at",
+        artefacts_create: "CREATE TABLE IF NOT EXISTS wasmig_artefacts (
+            checksum TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            zstd BLOB NOT NULL
+        )",
+        artefact_insert: "INSERT INTO wasmig_artefacts (checksum, size, zstd) VALUES (?, ?, ?) \
+                          ON CONFLICT (checksum) DO NOTHING",
     },
 };
 

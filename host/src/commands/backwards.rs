@@ -107,9 +107,8 @@ impl Request for BackwardsMigrationManager {
 
     async fn plan(&self, cx: Planning<'_>, apps: &[&App], target: &Target) -> Result<Vec<Step>> {
         let Planning { project, hooks, conn, report } = cx;
-        let mut to_load = Vec::new();
+        let mut planned = Vec::new();
         let mut changed = Vec::new();
-        let mut per_app = Vec::new();
         for app in apps {
             let applied = ledger::applied(conn, &app.name).await?;
             refuse_dirty(&app.name, &applied)?;
@@ -119,31 +118,70 @@ impl Request for BackwardsMigrationManager {
             if to_reverse.is_empty() {
                 continue;
             }
-            let mut files = source::discover(app)?;
+            let files = source::discover(app)?;
             changed.extend(project.changed_files(app, &files, &applied)?);
-            let missing: Vec<String> = to_reverse
-                .iter()
-                .filter(|id| !files.iter().any(|f| &f.id == *id))
-                .map(ToString::to_string)
-                .collect();
+            planned.push((*app, applied, to_reverse, files));
+        }
+        refuse_changed(changed.clone(), self.allow_changed, hooks, report)?;
+        // Each migration runs the component that was applied: its file while that holds
+        // the same bytes, else the one stored with its ledger row.
+        let stored_dir = std::sync::Arc::new(
+            tempfile::tempdir().map_err(|e| Error::io(&std::env::temp_dir(), e))?,
+        );
+        let limit = project.runtime.limits().component_bytes;
+        let mut to_load = Vec::new();
+        let mut per_app = Vec::new();
+        for (app, applied, to_reverse, mut files) in planned {
+            let mut missing = Vec::new();
+            for id in &to_reverse {
+                let row = applied.iter().find(|row| &row.migration_id == id).expect("planned");
+                let file = files.iter().position(|f| &f.id == id).map(|at| files.swap_remove(at));
+                let differs = changed.iter().any(|c| c.app == app.name && c.id == id.as_str());
+                if let Some(file) = &file
+                    && !differs
+                {
+                    to_load.push((app, file.clone(), false));
+                    continue;
+                }
+                match ledger::artefact(conn, &row.checksum, limit).await? {
+                    Some(bytes) => {
+                        let slug = file.as_ref().map_or("stored", |f| f.slug.as_str());
+                        let path = stored_dir.path().join(format!("{id}_{slug}.wasm"));
+                        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+                        let why =
+                            if file.is_some() { "its file changed" } else { "its file is gone" };
+                        report.notes.push(format!(
+                            "app {} migration {id}: {why}; ran the component stored when it was \
+                             applied (sha256 {})",
+                            app.name, row.checksum
+                        ));
+                        let stored =
+                            source::MigrationFile { id: id.clone(), slug: slug.into(), path };
+                        to_load.push((app, stored, true));
+                    }
+                    // Changed and allowed, with nothing stored: the file it is.
+                    None if file.is_some() => to_load.push((app, file.expect("some"), false)),
+                    None => missing.push(id.to_string()),
+                }
+            }
             if !missing.is_empty() {
                 return Err(Error::MissingFiles { app: app.name.clone(), ids: missing.join(", ") });
             }
-            for id in &to_reverse {
-                let at = files.iter().position(|f| &f.id == id).expect("checked above");
-                to_load.push((*app, files.swap_remove(at)));
-            }
             per_app.push((app.name.clone(), to_reverse.len()));
         }
-        refuse_changed(changed, self.allow_changed, hooks, report)?;
         // Only the range is loaded, every app's together so that compiling uses every core.
-        let migrations = project.load_all(to_load.iter().map(|(app, file)| (*app, file))).await?;
+        let migrations =
+            project.load_all(to_load.iter().map(|(app, file, _)| (*app, file))).await?;
+        let stored: Vec<bool> = to_load.iter().map(|(.., stored)| *stored).collect();
         let steps: Vec<Step> = migrations
             .into_iter()
-            .map(|migration| Step {
+            .zip(stored)
+            .map(|(migration, stored)| Step {
                 migration,
                 direction: Direction::Backwards,
-                delete_file: self.clean,
+                // A component from the database has no file of the app to delete.
+                delete_file: self.clean && !stored,
+                _stored: stored.then(|| stored_dir.clone()),
             })
             .collect();
         if !steps.is_empty() && !self.preview {

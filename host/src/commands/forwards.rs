@@ -134,7 +134,12 @@ impl Request for ForwardsMigrationManager {
         let loaded = project.load_all(to_load.iter().map(|(app, file)| (*app, file))).await?;
         let steps: Vec<Step> = loaded
             .into_iter()
-            .map(|migration| Step { migration, direction: Direction::Forwards, delete_file: false })
+            .map(|migration| Step {
+                migration,
+                direction: Direction::Forwards,
+                delete_file: false,
+                _stored: None,
+            })
             .collect();
         if self.fake && steps.len() > 1 {
             let prompt = format!("Fake {} migration(s) of {}?", steps.len(), self.app_name);

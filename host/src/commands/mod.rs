@@ -130,7 +130,12 @@ impl Project {
         if let Some(cache) = self.runtime.cache() {
             let mut by_folder: BTreeMap<&Path, Vec<_>> = BTreeMap::new();
             for migration in &loaded {
+                // Only files of the apps' folders: not a component taken from the database.
+                let in_app = |folder: &Path| {
+                    self.settings.app(&migration.app).is_ok_and(|app| app.dir == folder)
+                };
                 if let (Some(folder), Some(entry)) = (migration.path.parent(), migration.indexed())
+                    && in_app(folder)
                 {
                     by_folder.entry(folder).or_default().push(entry);
                 }
@@ -192,7 +197,8 @@ async fn run_request(project: &Project, hooks: &dyn Hooks, request: &impl Reques
                     conn.close().await;
                     return Err(e);
                 }
-                let executor = Executor::new(&project.runtime, hooks, conn);
+                let stored = project.settings.history.artefact_bytes;
+                let executor = Executor::new(&project.runtime, hooks, conn, stored);
                 conn = executor.run(&steps, &mut report).await;
             }
             Err(e) => {
