@@ -239,7 +239,7 @@ fn backwards_with_allow_changed_runs_what_was_applied_and_says_so() {
         "{err}"
     );
     // The applied slugs migration was reversed: its column is gone, the seeded tags stay.
-    let columns = match crate::support::backend() {
+    let columns = match backend() {
         Backend::Sqlite => project.query("SELECT name FROM pragma_table_info('posts')"),
         _ => project.query(
             "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_name = 'posts'",

@@ -126,7 +126,7 @@ impl Request for BackwardsMigrationManager {
         // Each migration runs the component that was applied: its file while that holds
         // the same bytes, else the one stored with its ledger row.
         let stored_dir = std::sync::Arc::new(
-            tempfile::tempdir().map_err(|e| Error::io(&std::env::temp_dir(), e))?,
+            tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?,
         );
         let limit = project.runtime.limits().component_bytes;
         let mut to_load = Vec::new();
