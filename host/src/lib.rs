@@ -52,7 +52,8 @@ pub use cli::{backwards, check, forwards};
 pub use commands::{
     BackwardsMigrationManager, CheckMigrationManager, CheckReport, CleanReport,
     ForwardsMigrationManager, MigrationResult, MigrationStatus, NewReport, Project, Resolution,
-    ResolveReport, State, clean, new_migration, resolve, run_backwards, run_forwards,
+    ResolveReport, State, VerifyReport, clean, new_migration, resolve, run_backwards, run_forwards,
+    verify,
 };
 pub use config::Settings;
 pub use error::{ChangedFile, Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};

@@ -282,3 +282,44 @@ fn strip_ids(snapshot: Vec<Vec<String>>) -> Vec<Vec<String>> {
         )
         .collect()
 }
+
+#[test]
+fn verify_proves_the_sample_project_reversible_on_a_scratch_database() {
+    let project = TestProject::sample();
+    let output = project.wasmig().args(["verify"]).output().unwrap();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    let total = sample_ids("auth").len() + sample_ids("blog").len();
+    assert!(err.contains(&format!("verified {total} migration(s) on ")), "{err}");
+    for id in sample_ids("blog") {
+        assert!(err.contains(&format!("verified blog {id}: ")), "{err}");
+    }
+    assert!(project.untouched(), "verify touched the target database");
+}
+
+#[test]
+fn verify_names_the_migration_whose_backwards_forgets_an_index_with_a_diff() {
+    let project = TestProject::empty("[apps.a]\nmigrations = \"migrations/a\"\n");
+    project.install_guest("a", "20240101000000_typed_values", "typed-values");
+    project.install_guest("a", "20240102000000_forgets_index", "forgets-index");
+    let output = project.wasmig().args(["verify", "a"]).output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("verified a 20240101000000: "), "{err}");
+    let error = error_line(&output);
+    assert!(
+        error.contains("app a migration 20240102000000: its backwards did not restore the schema"),
+        "{err}"
+    );
+    let diff: Vec<&str> = err.lines().filter(|l| l.starts_with("  + ")).collect();
+    assert!(!diff.is_empty() && diff.iter().all(|l| l.contains("typed_values_integer")), "{err}");
+    assert!(project.untouched(), "verify touched the target database");
+
+    let output = project.wasmig().args(["--format", "json", "verify", "a"]).output().unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["success"], false);
+    assert_eq!(document["error"]["kind"], "not_reversible");
+    assert_eq!(document["failure"]["stage"], "backwards");
+    assert_eq!(document["failure"]["migration_id"], "20240102000000");
+    assert_eq!(document["verified"].as_array().unwrap().len(), 1);
+}

@@ -9,6 +9,7 @@ mod authorizer;
 pub mod guard;
 mod mysql;
 mod postgres;
+mod scratch;
 mod sqlite;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 pub use self::guard::Purpose;
+pub use self::scratch::Scratch;
 pub use crate::bindings::wasmig::migration::types::{Dialect, Rows, Value};
 pub use crate::error::SqlError;
 use crate::error::{Error, Result};
@@ -47,6 +49,10 @@ pub struct Profile {
     pub capabilities: Capabilities,
     /// Its SQL for the ledger table.
     pub ledger: LedgerSql,
+    /// Queries of its catalog that together describe the schema of the current database
+    /// (tables, columns with their types and defaults, indexes, constraints), wasmig's
+    /// own tables left out, each row as text: what `wasmig verify` compares.
+    pub schema: &'static [&'static str],
 }
 
 type Connect = for<'a> fn(&'a str, Access) -> BoxFuture<'a, Result<Box<dyn Backend>>>;
@@ -296,6 +302,29 @@ impl Connection {
     /// The backend's SQL for the ledger table.
     pub fn ledger_sql(&self) -> &'static LedgerSql {
         &self.backend.profile().ledger
+    }
+
+    /// The schema of the database as lines of text, in a stable order (see
+    /// [`Profile::schema`]).
+    pub async fn schema(&mut self) -> Result<Vec<String>, SqlError> {
+        let mut lines = Vec::new();
+        for sql in self.backend.profile().schema {
+            let rows = self.query(sql, &[]).await?;
+            lines.extend(rows.rows.iter().map(|row| {
+                row.iter()
+                    .map(|cell| match cell {
+                        Value::Null => "NULL".to_string(),
+                        Value::Text(text) => text.clone(),
+                        Value::Integer(n) => n.to_string(),
+                        Value::Boolean(b) => b.to_string(),
+                        Value::Real(r) => r.to_string(),
+                        Value::Blob(b) => format!("{} bytes", b.len()),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            }));
+        }
+        Ok(lines)
     }
 
     /// Runs a statement that returns no rows; gives the number of rows affected. Without

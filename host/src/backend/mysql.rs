@@ -54,6 +54,19 @@ static PROFILE: Profile = Profile {
         )",
         artefact_insert: "INSERT IGNORE INTO wasmig_artefacts (checksum, size, zstd) VALUES (?, ?, ?)",
     },
+    schema: &[
+        "SELECT 'column', CAST(table_name AS CHAR), CAST(column_name AS CHAR), \
+         CAST(column_type AS CHAR), CAST(is_nullable AS CHAR), \
+         CAST(COALESCE(column_default, '') AS CHAR) FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND LEFT(table_name, 7) <> 'wasmig_' ORDER BY 2, 3",
+        "SELECT 'index', CAST(table_name AS CHAR), CAST(index_name AS CHAR), \
+         CAST(seq_in_index AS CHAR), CAST(column_name AS CHAR), CAST(non_unique AS CHAR) \
+         FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND LEFT(table_name, 7) <> 'wasmig_' ORDER BY 2, 3, 4",
+        "SELECT 'foreign key', CAST(table_name AS CHAR), CAST(constraint_name AS CHAR), \
+         CAST(referenced_table_name AS CHAR) FROM information_schema.referential_constraints \
+         WHERE constraint_schema = DATABASE() AND LEFT(table_name, 7) <> 'wasmig_' ORDER BY 2, 3",
+    ],
 };
 
 #[derive(Debug)]

@@ -62,6 +62,19 @@ static PROFILE: Profile = Profile {
         artefact_insert: "INSERT INTO wasmig_artefacts (checksum, size, zstd) VALUES (?, ?, ?) \
                           ON CONFLICT (checksum) DO NOTHING",
     },
+    schema: &[
+        "SELECT 'column', table_name::text, column_name::text, data_type::text, \
+         is_nullable::text, coalesce(column_default::text, '') \
+         FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND left(table_name::text, 7) <> 'wasmig_' \
+         ORDER BY 2, 3",
+        "SELECT 'index', tablename::text, indexname::text, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() AND left(tablename::text, 7) <> 'wasmig_' \
+         ORDER BY 2, 3",
+        "SELECT 'constraint', conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
+         AND left(conrelid::regclass::text, 7) <> 'wasmig_' ORDER BY 2, 3",
+    ],
 };
 
 #[derive(Debug)]

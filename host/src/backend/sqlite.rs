@@ -60,6 +60,9 @@ static PROFILE: Profile = Profile {
         artefact_insert: "INSERT INTO wasmig_artefacts (checksum, size, zstd) VALUES (?, ?, ?) \
                           ON CONFLICT (checksum) DO NOTHING",
     },
+    schema: &["SELECT type, name, tbl_name, sql FROM sqlite_master \
+         WHERE name NOT LIKE 'sqlite_%' AND substr(tbl_name, 1, 7) <> 'wasmig_' \
+         ORDER BY type, name"],
 };
 
 /// A connection to a SQLite file (or in-memory database).

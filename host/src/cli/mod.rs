@@ -123,6 +123,16 @@ pub enum Command {
         #[arg(long)]
         fail_on_pending: bool,
     },
+    /// Prove on a scratch database that each migration's backwards undoes its forwards.
+    Verify {
+        /// An app name, or `all`.
+        #[arg(default_value = "all")]
+        app: String,
+        /// The scratch database to use (default: a new one beside the target, dropped
+        /// afterwards; for SQLite a temporary file).
+        #[arg(long)]
+        scratch_url: Option<String>,
+    },
     /// Remove ledger rows of an app whose migration file no longer exists.
     Clean {
         /// The app.
@@ -178,6 +188,7 @@ impl Command {
             Command::Forwards { .. } => "forwards",
             Command::Backwards { .. } => "backwards",
             Command::Check { .. } => "check",
+            Command::Verify { .. } => "verify",
             Command::Clean { .. } => "clean",
             Command::Resolve { .. } => "resolve",
             Command::New { .. } => "new",
@@ -309,6 +320,10 @@ pub async fn execute(project: &Project, command: Command, format: Format) -> Exi
             render::outcome(name, format, report, |format, report| {
                 render::check(format, report, fail_on_pending)
             })
+        }
+        Command::Verify { app, scratch_url } => {
+            let report = crate::verify(project, &app, scratch_url).await;
+            render::outcome(name, format, report, render::verify)
         }
         Command::Clean { app, auto_agree } => {
             let report = crate::clean(project, &app, auto_agree, &terminal).await;

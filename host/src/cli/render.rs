@@ -15,7 +15,9 @@ use serde_json::{Value as Json, json};
 
 use super::{CacheAction, Format};
 use crate::cache::CacheInfo;
-use crate::commands::{CheckReport, CleanReport, MigrationStatus, NewReport, ResolveReport, State};
+use crate::commands::{
+    CheckReport, CleanReport, MigrationStatus, NewReport, ResolveReport, State, VerifyReport,
+};
 use crate::error::{Error, Failure, Result, Rollback, StopKind};
 use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
 
@@ -362,6 +364,50 @@ pub(super) fn check(format: Format, report: CheckReport, fail_on_pending: bool) 
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// `verify`: each verified migration, then the summary or the first divergence with its
+/// schema diff, on stderr (JSON on stdout).
+pub(super) fn verify(format: Format, report: VerifyReport) -> ExitCode {
+    match format {
+        Format::Json => {
+            let error = report
+                .failure
+                .as_ref()
+                .map(|failure| json!({ "kind": "not_reversible", "message": failure.message() }));
+            print_json(&json!({
+                "command": "verify",
+                "success": report.failure.is_none(),
+                "error": error,
+                "scratch": report.scratch,
+                "verified": report.verified,
+                "failure": report.failure,
+            }));
+        }
+        Format::Text => {
+            for m in &report.verified {
+                eprintln!("verified {} {}: {}", m.app_name, m.migration_id, m.description);
+            }
+        }
+    }
+    match &report.failure {
+        None => {
+            eprintln!(
+                "verified {} migration(s) on {}: each backwards restores the schema, and \
+                 forwards again gives the same",
+                report.verified.len(),
+                report.scratch
+            );
+            ExitCode::SUCCESS
+        }
+        Some(failure) => {
+            eprintln!("error: {}; schema difference (- expected, + found):", failure.message());
+            for line in &failure.diff {
+                eprintln!("  {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `clean`: the removed rows on stdout (`app id` lines, or JSON), the summary on stderr.

@@ -8,6 +8,7 @@ mod clean;
 mod forwards;
 mod new;
 mod resolve;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,6 +21,7 @@ pub use clean::{CleanReport, RemovedRow, clean};
 pub use forwards::{ForwardsMigrationManager, run_forwards};
 pub use new::{NewReport, new_migration};
 pub use resolve::{Resolution, ResolveReport, resolve};
+pub use verify::{Divergence, Stage, Verified, VerifyReport, verify};
 
 use crate::backend::{Access, Connection, TimeLimits};
 use crate::cache::{Cache, FolderIndex};
