@@ -188,3 +188,34 @@ fn eight_concurrent_runners_apply_and_reverse_each_migration_exactly_once() {
         assert_eq!(unique, applied, "each migration recorded once");
     }
 }
+
+#[test]
+fn an_atomic_batch_killed_part_way_leaves_nothing_applied() {
+    if backend() == Backend::Mysql {
+        return; // --atomic is refused there.
+    }
+    let project = crash_project();
+    let mut rng = XorShift(0xa70_0000 + backend() as u64);
+    for kill in 0..5 {
+        // Killed once some migrations of the batch have finished, before its commit.
+        let finished = 1 + rng.below(MIGRATIONS - 2);
+        let mut child = spawn(&project, &["forwards", "all", "--atomic"]);
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = 0;
+        while seen < finished {
+            let line = lines.next().expect("the run ended before the kill").unwrap();
+            if line.starts_with("applied a ") {
+                seen += 1;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let context = format!("kill {kill} after {finished} of the batch");
+        let (applied, _) = assert_consistent(&project, &context);
+        assert!(applied.is_empty(), "{context}: {applied:?} stayed applied");
+        assert!(project.tables().iter().all(|t| !t.starts_with("t_")), "{context}");
+    }
+    let output = project.wasmig().args(["forwards", "all", "--atomic"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(assert_consistent(&project, "after the rerun").0, ids());
+}
