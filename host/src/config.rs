@@ -47,6 +47,19 @@ struct ConfigFile {
     limits: LimitsTable,
     #[serde(default)]
     history: HistoryTable,
+    /// A fleet: target name to database URL.
+    #[serde(default)]
+    targets: BTreeMap<String, String>,
+}
+
+/// One database of a fleet (`[targets]`, or a `--targets` file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// What the summary calls it.
+    pub name: String,
+    /// Its database URL.
+    pub url: String,
 }
 
 /// The `[history]` table: what is kept in the database about what ran.
@@ -115,6 +128,9 @@ pub struct Settings {
     pub compiler: Compiler,
     /// What is kept in the database about what ran (`[history]`).
     pub history: History,
+    /// The fleet of `[targets]`, in name order (a relative SQLite path is relative to the
+    /// config file); empty for a project of one database.
+    pub targets: Vec<Target>,
 }
 
 impl Settings {
@@ -178,6 +194,11 @@ impl Settings {
         let lock_timeout =
             Duration::from_secs(file.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT.as_secs()));
         let limits = file.limits.resolve().map_err(invalid)?;
+        let targets = file
+            .targets
+            .into_iter()
+            .map(|(name, url)| Target { name, url: resolve_sqlite_path(&url, &root) })
+            .collect();
         let history = match (file.history.store_artefacts, file.history.artefact_mib) {
             (Some(false), _) => History { artefact_bytes: None },
             (_, Some(0)) => {
@@ -197,6 +218,7 @@ impl Settings {
             cache_dir,
             compiler: file.compiler,
             history,
+            targets,
         })
     }
 

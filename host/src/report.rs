@@ -216,6 +216,8 @@ pub enum Event<'a> {
     Finished(&'a MigrationReport),
     /// Something that looks wrong but does not stop the command.
     Warning(&'a str),
+    /// A target of a fleet ended; `line` says how, with how many are done.
+    TargetEnded { line: &'a str },
 }
 
 /// How a command talks to its caller while it runs.

@@ -78,6 +78,7 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// A migration component that has been compiled, checked against the world and described.
+#[derive(Clone)]
 pub struct LoadedMigration {
     /// The app it belongs to.
     pub app: String,
@@ -100,6 +101,7 @@ pub struct LoadedMigration {
 }
 
 /// Where a validated migration's compiled code is kept until it is called.
+#[derive(Clone)]
 enum Code {
     /// In memory, because no compile cache holds it.
     Resident(MigrationComponentPre<SandboxState>),

@@ -12,6 +12,7 @@ mod check_clean;
 mod crash;
 mod determinism;
 mod failures;
+mod fleet;
 mod forwards;
 mod fuzz;
 mod history;

@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::cache::{self, CACHE_DIR_ENV, Cache};
 use crate::commands::{
-    BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, Project, Resolution,
+    BackwardsMigrationManager, CheckMigrationManager, FleetCommand, ForwardsMigrationManager,
+    Project, Resolution, run_fleet,
 };
 use crate::config::Settings;
 use crate::error::Error;
@@ -38,6 +39,19 @@ pub struct Cli {
     /// Compile every component afresh: neither read nor fill the compile cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+
+    /// Run forwards, backwards or check on every database of this file: TOML `[[target]]`
+    /// tables with `name` and `url`, or one URL per line (see README, "Fleet").
+    #[arg(long, global = true, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// How many targets of a fleet are worked on at once.
+    #[arg(long, global = true, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+
+    /// Stop starting targets once one failed.
+    #[arg(long, global = true)]
+    pub fail_fast: bool,
 
     /// How the result is printed on stdout (`table` is another name for `text`).
     #[arg(long, global = true, value_enum, default_value_t)]
@@ -225,6 +239,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         // The cache needs no project: outside one, the environment says where it is.
         return cache_command(cache_dir(&cli.config, cli.database_url), action, cli.format);
     }
+    let one_database = cli.database_url.is_some();
     let project = Settings::load(&cli.config, cli.database_url).and_then(|mut settings| {
         if let Some(seconds) = cli.lock_timeout {
             settings.lock_timeout = Duration::from_secs(seconds);
@@ -238,6 +253,22 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(project) => project,
         Err(e) => return render::failure(cli.command.name(), cli.format, &e),
     };
+    // A fleet: the --targets file, or the [targets] of the config unless one database
+    // was named.
+    let targets = match &cli.targets {
+        Some(path) => match crate::commands::read_targets(path) {
+            Ok(targets) => Some(targets),
+            Err(e) => return render::failure(cli.command.name(), cli.format, &e),
+        },
+        None if !one_database && !project.settings.targets.is_empty() => {
+            Some(project.settings.targets.clone())
+        }
+        None => None,
+    };
+    if let Some(targets) = targets {
+        return fleet(&project, cli.command, &targets, cli.concurrency, cli.fail_fast, cli.format)
+            .await;
+    }
     execute(&project, cli.command, cli.format).await
 }
 
@@ -347,6 +378,82 @@ pub async fn execute(project: &Project, command: Command, format: Format) -> Exi
             cache_command(dir.ok_or_else(off), action, format)
         }
     }
+}
+
+/// Runs forwards, backwards or check on every target of a fleet; other commands take one
+/// database.
+async fn fleet(
+    project: &Project,
+    command: Command,
+    targets: &[crate::commands::FleetTarget],
+    concurrency: usize,
+    fail_fast: bool,
+    format: Format,
+) -> ExitCode {
+    let name = command.name();
+    let (fleet_command, fail_on_pending) = match command {
+        Command::Forwards {
+            app,
+            migration_id,
+            fake,
+            preview,
+            auto_agree,
+            allow_changed,
+            dry_run,
+            atomic,
+        } => {
+            let manager = ForwardsMigrationManager {
+                app_name: app,
+                migration_id,
+                fake,
+                preview,
+                auto_agree,
+                allow_changed,
+                dry_run,
+                atomic,
+            };
+            (FleetCommand::Forwards(manager), false)
+        }
+        Command::Backwards {
+            app,
+            migration_id,
+            clean,
+            preview,
+            auto_agree,
+            allow_changed,
+            dry_run,
+            atomic,
+        } => {
+            let manager = BackwardsMigrationManager {
+                app_name: app,
+                migration_id,
+                auto_agree,
+                clean,
+                preview,
+                allow_changed,
+                dry_run,
+                atomic,
+            };
+            (FleetCommand::Backwards(manager), false)
+        }
+        Command::Check { app, fail_on_pending } => {
+            (FleetCommand::Check(CheckMigrationManager::new(app)), fail_on_pending)
+        }
+        other => {
+            let error = Error::Usage(format!(
+                "`{}` takes one database: a fleet (--targets, [targets]) runs forwards, \
+                 backwards and check",
+                other.name()
+            ));
+            return render::failure(name, format, &error);
+        }
+    };
+    let terminal = Terminal::new(format);
+    let report =
+        run_fleet(project, targets, concurrency, fail_fast, &fleet_command, &terminal).await;
+    render::outcome(name, format, report, |format, report| {
+        render::fleet(name, format, report, fail_on_pending)
+    })
 }
 
 /// `wasmig forwards` as a library call: runs, prints as the CLI does, gives the exit

@@ -16,7 +16,8 @@ use serde_json::{Value as Json, json};
 use super::{CacheAction, Format};
 use crate::cache::CacheInfo;
 use crate::commands::{
-    CheckReport, CleanReport, MigrationStatus, NewReport, ResolveReport, State, VerifyReport,
+    CheckReport, CleanReport, FleetReport, MigrationStatus, NewReport, ResolveReport, State,
+    TargetOutcome, TargetReport, VerifyReport,
 };
 use crate::error::{Error, Failure, Result, Rollback, StopKind};
 use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
@@ -152,6 +153,7 @@ impl Hooks for Terminal {
             }
             Event::Finished(migration) => self.finished(migration),
             Event::Warning(warning) => self.line(&format!("warning: {warning}")),
+            Event::TargetEnded { line } => self.line(line),
         }
     }
 }
@@ -278,6 +280,23 @@ pub(super) fn outcome<T>(
     }
 }
 
+/// The JSON document of a `forwards` or `backwards` run.
+fn run_document(command: &str, report: &RunReport) -> Json {
+    let completed: Vec<Json> = report
+        .completed()
+        .map(|m| json!({ "app_name": m.app_name, "migration_id": m.migration_id }))
+        .collect();
+    let body = json!({
+        "mode": report.mode,
+        "batch": report.batch,
+        "migrations": report.migrations,
+        "completed": completed,
+        "notes": report.notes,
+        "warnings": report.warnings,
+    });
+    document(command, body, report.error.as_ref())
+}
+
 /// The end of a `forwards` or `backwards` run; its migrations were shown as they finished.
 pub(super) fn run(
     command: &str,
@@ -287,19 +306,7 @@ pub(super) fn run(
 ) -> ExitCode {
     terminal.finish_progress();
     if format == Format::Json {
-        let completed: Vec<Json> = report
-            .completed()
-            .map(|m| json!({ "app_name": m.app_name, "migration_id": m.migration_id }))
-            .collect();
-        let body = json!({
-            "mode": report.mode,
-            "batch": report.batch,
-            "migrations": report.migrations,
-            "completed": completed,
-            "notes": report.notes,
-            "warnings": report.warnings,
-        });
-        print_json(&document(command, body, report.error.as_ref()));
+        print_json(&run_document(command, report));
     }
     let summary = report.summary();
     if report.success() {
@@ -408,6 +415,71 @@ pub(super) fn verify(format: Format, report: VerifyReport) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A fleet's end: each target's outcome (JSON: one object per target, with its run's
+/// document or its check's rows) and the summary.
+pub(super) fn fleet(
+    command: &str,
+    format: Format,
+    report: FleetReport,
+    fail_on_pending: bool,
+) -> ExitCode {
+    let pending = |t: &TargetReport| t.check.as_ref().map_or(0, CheckReport::pending);
+    let gated = fail_on_pending && report.targets.iter().any(|t| pending(t) > 0);
+    if format == Format::Json {
+        let targets: Vec<Json> = report
+            .targets
+            .iter()
+            .map(|t| {
+                let run = t.run.as_ref().map(|run| run_document(command, run));
+                let check = t.check.as_ref().map(|check| json!(check.statuses));
+                json!({
+                    "name": t.name,
+                    "url": t.url,
+                    "outcome": t.outcome,
+                    "error": t.error().map(error_json),
+                    "applied": t.run.as_ref().map(|r| r.count(Outcome::Applied)),
+                    "reversed": t.run.as_ref().map(|r| r.count(Outcome::Reversed)),
+                    "failed_migration": t.run.as_ref().and_then(RunReport::failed_migration)
+                        .map(|m| json!({"app_name": m.app_name, "migration_id": m.migration_id})),
+                    "run": run,
+                    "statuses": check,
+                    "pending": t.check.as_ref().map(CheckReport::pending),
+                })
+            })
+            .collect();
+        print_json(&json!({
+            "command": command,
+            "success": report.success() && !gated,
+            "error": Json::Null,
+            "targets": targets,
+        }));
+    }
+    for t in &report.targets {
+        let what = match (&t.outcome, t.error()) {
+            (TargetOutcome::NotRun, _) => "not run (--fail-fast)".to_string(),
+            (_, Some(e)) => format!("{}: {e}", t.outcome_name()),
+            (_, None) => match (&t.run, &t.check) {
+                (Some(run), _) => {
+                    run.summary().lines().last().unwrap_or("nothing to do").to_string()
+                }
+                (_, Some(check)) => format!("{} migration(s) not applied", check.pending()),
+                _ => String::new(),
+            },
+        };
+        eprintln!("target {}: {what}", t.name);
+    }
+    let count = |outcome| report.count(outcome);
+    eprintln!(
+        "fleet of {} target(s): {} succeeded, {} failed, {} dirty (skipped), {} not run",
+        report.targets.len(),
+        count(TargetOutcome::Succeeded),
+        count(TargetOutcome::Failed),
+        count(TargetOutcome::Dirty),
+        count(TargetOutcome::NotRun)
+    );
+    status(report.success() && !gated)
 }
 
 /// `clean`: the removed rows on stdout (`app id` lines, or JSON), the summary on stderr.

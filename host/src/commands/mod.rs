@@ -5,19 +5,24 @@
 mod backwards;
 mod check;
 mod clean;
+mod fleet;
 mod forwards;
 mod new;
 mod resolve;
 mod verify;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
 
 pub use backwards::{BackwardsMigrationManager, run_backwards};
 pub use check::{CheckMigrationManager, CheckReport, MigrationStatus, State};
 pub use clean::{CleanReport, RemovedRow, clean};
+pub use fleet::{
+    FleetCommand, FleetReport, FleetTarget, TargetOutcome, TargetReport, read_targets, run_fleet,
+};
 pub use forwards::{ForwardsMigrationManager, run_forwards};
 pub use new::{NewReport, new_migration};
 pub use resolve::{Resolution, ResolveReport, resolve};
@@ -40,10 +45,15 @@ use crate::source::{self, MigrationFile};
 pub struct Project {
     /// The validated settings.
     pub settings: Settings,
-    runtime: Runtime,
+    runtime: Arc<Runtime>,
     /// How many components are compiled at once: the cores this process may use.
     parallel: usize,
+    /// In a fleet, the migrations loaded once for every target, by file.
+    loaded: Option<Loaded>,
 }
+
+/// Migrations loaded once and shared by the targets of a fleet, by file.
+type Loaded = Arc<Mutex<HashMap<PathBuf, LoadedMigration>>>;
 
 impl Project {
     /// A project from validated settings.
@@ -52,7 +62,20 @@ impl Project {
         let cache = settings.cache_dir.clone().map(Cache::new);
         let runtime =
             Runtime::with_compiler(settings.limits.clone(), settings.compiler)?.with_cache(cache);
-        Ok(Project { runtime, settings, parallel })
+        Ok(Project { runtime: Arc::new(runtime), settings, parallel, loaded: None })
+    }
+
+    /// The same project on another database, sharing this one's runtime and the
+    /// migrations it loaded: one target of a fleet.
+    fn on_target(&self, url: &str, loaded: &Loaded) -> Project {
+        let mut settings = self.settings.clone();
+        settings.database_url = url.to_string();
+        Project {
+            settings,
+            runtime: self.runtime.clone(),
+            parallel: self.parallel,
+            loaded: Some(loaded.clone()),
+        }
     }
 
     /// Reads `config_path`; `database_url` (flag or environment) overrides the file.
@@ -124,11 +147,27 @@ impl Project {
         &self,
         files: impl IntoIterator<Item = (&'f App, &'f MigrationFile)>,
     ) -> Result<Vec<LoadedMigration>> {
+        let known = |file: &MigrationFile| {
+            let loaded = self.loaded.as_ref()?.lock().ok()?;
+            loaded.get(&file.path).filter(|m| m.id == file.id).cloned()
+        };
         let loaded: Vec<LoadedMigration> = futures::stream::iter(files)
-            .map(|(app, file)| self.runtime.load(&app.name, file))
+            .map(|(app, file)| async move {
+                match known(file) {
+                    Some(migration) => Ok(migration),
+                    None => self.runtime.load(&app.name, file).await,
+                }
+            })
             .buffered(self.parallel)
             .try_collect()
             .await?;
+        if let Some(memo) = &self.loaded
+            && let Ok(mut memo) = memo.lock()
+        {
+            for migration in &loaded {
+                memo.entry(migration.path.clone()).or_insert_with(|| migration.clone());
+            }
+        }
         if let Some(cache) = self.runtime.cache() {
             let mut by_folder: BTreeMap<&Path, Vec<_>> = BTreeMap::new();
             for migration in &loaded {

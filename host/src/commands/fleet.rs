@@ -1,0 +1,262 @@
+//! A fleet: one command on many databases (a database per tenant, region or customer),
+//! several at once, each target with its own run lock, plan and outcome.
+
+use std::path::Path;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BackwardsMigrationManager, CheckMigrationManager, CheckReport, ForwardsMigrationManager,
+    Loaded, Project, Question, confirm,
+};
+use crate::backend::{Access, Connection, redact};
+use crate::error::{Error, Result};
+use crate::ledger;
+use crate::plan::{self, Target};
+use crate::report::{Event, Hooks, RunReport, Silent};
+use crate::source;
+
+pub use crate::config::Target as FleetTarget;
+
+/// A targets file: TOML `[[target]]` tables with `name` and `url`, or one URL per line
+/// (blank lines and `#` comments ignored; each is named by its URL, password hidden).
+pub fn read_targets(path: &Path) -> Result<Vec<FleetTarget>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        target: Vec<FleetTarget>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let invalid = |message: String| Error::Config { path: path.to_path_buf(), message };
+    let targets = if text.contains("[[target]]") {
+        toml::from_str::<File>(&text).map_err(|e| invalid(e.message().to_string()))?.target
+    } else {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|url| FleetTarget { name: redact(url), url: url.to_string() })
+            .collect()
+    };
+    if targets.is_empty() {
+        return Err(invalid("no targets".into()));
+    }
+    let mut names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(invalid(format!("target `{}` is listed twice", pair[0])));
+    }
+    Ok(targets)
+}
+
+/// What a fleet runs on each target.
+#[derive(Debug, Clone)]
+pub enum FleetCommand {
+    Forwards(ForwardsMigrationManager),
+    Backwards(BackwardsMigrationManager),
+    Check(CheckMigrationManager),
+}
+
+/// How one target ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetOutcome {
+    /// The command succeeded there.
+    Succeeded,
+    /// It failed there (a migration, the database, the lock).
+    Failed,
+    /// A dirty migration blocks the target: skipped and left as it is for a person to
+    /// resolve.
+    Dirty,
+    /// Not started, because another target failed first (`--fail-fast`).
+    NotRun,
+}
+
+/// One target's result.
+#[derive(Debug)]
+pub struct TargetReport {
+    pub name: String,
+    /// Its URL, password hidden.
+    pub url: String,
+    pub outcome: TargetOutcome,
+    /// The run's report (forwards, backwards).
+    pub run: Option<RunReport>,
+    /// The check's report.
+    pub check: Option<CheckReport>,
+    /// Why it failed, for a check or a run that failed before it started.
+    pub error: Option<Error>,
+}
+
+impl TargetReport {
+    /// The outcome's name, as JSON gives it.
+    pub fn outcome_name(&self) -> &'static str {
+        match self.outcome {
+            TargetOutcome::Succeeded => "succeeded",
+            TargetOutcome::Failed => "failed",
+            TargetOutcome::Dirty => "dirty, skipped",
+            TargetOutcome::NotRun => "not run",
+        }
+    }
+
+    /// The error of the target: its run's, or its own.
+    pub fn error(&self) -> Option<&Error> {
+        self.run.as_ref().and_then(|run| run.error.as_ref()).or(self.error.as_ref())
+    }
+}
+
+/// Every target's result, in the order they were listed.
+#[derive(Debug, Default)]
+pub struct FleetReport {
+    pub targets: Vec<TargetReport>,
+}
+
+impl FleetReport {
+    /// How many targets ended with `outcome`.
+    pub fn count(&self, outcome: TargetOutcome) -> usize {
+        self.targets.iter().filter(|t| t.outcome == outcome).count()
+    }
+
+    /// Whether every target succeeded.
+    pub fn success(&self) -> bool {
+        self.count(TargetOutcome::Succeeded) == self.targets.len()
+    }
+}
+
+/// Runs `command` on every target, at most `concurrency` at once. Every component of the
+/// selected apps is loaded and validated once, before any target changes, and shared by
+/// all. A target that fails does not stop the others unless `fail_fast`; `hooks` hear of
+/// each target as it ends (as a warning line) and answer the one confirmation a
+/// `backwards` needs.
+pub async fn run_fleet(
+    project: &Project,
+    targets: &[FleetTarget],
+    concurrency: usize,
+    fail_fast: bool,
+    command: &FleetCommand,
+    hooks: &dyn Hooks,
+) -> Result<FleetReport> {
+    let app_name = match command {
+        FleetCommand::Forwards(m) => &m.app_name,
+        FleetCommand::Backwards(m) => &m.app_name,
+        FleetCommand::Check(m) => &m.app_name,
+    };
+    let apps = project.settings.select(app_name)?;
+    let loaded = Loaded::default();
+    let base = project.on_target(&project.settings.database_url, &loaded);
+    let mut files = Vec::new();
+    for app in &apps {
+        files.extend(source::discover(app)?.into_iter().map(|file| (*app, file)));
+    }
+    base.load_all(files.iter().map(|(app, file)| (*app, file))).await?;
+
+    let mut command = command.clone();
+    if let FleetCommand::Backwards(manager) = &mut command
+        && !manager.preview
+    {
+        let total = reversals(project, targets, manager).await;
+        let prompt = format!(
+            "Reverse {total} migration(s) of {} on {} target(s)?",
+            manager.app_name,
+            targets.len()
+        );
+        confirm(hooks, manager.auto_agree, Question { prompt, details: Vec::new() })?;
+        manager.auto_agree = true;
+    }
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let (done, total) = (std::sync::atomic::AtomicUsize::new(0), targets.len());
+    let mut reports: Vec<(usize, TargetReport)> = futures::stream::iter(targets.iter().enumerate())
+        .map(|(index, target)| {
+            let (command, loaded, failed, done) = (&command, &loaded, &failed, &done);
+            async move {
+                let url = redact(&target.url);
+                if fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
+                    let outcome = TargetOutcome::NotRun;
+                    let report = TargetReport {
+                        name: target.name.clone(),
+                        url,
+                        outcome,
+                        run: None,
+                        check: None,
+                        error: None,
+                    };
+                    return (index, report);
+                }
+                let on_target = project.on_target(&target.url, loaded);
+                let report = run_one(&on_target, &target.name, url, command).await;
+                if report.outcome != TargetOutcome::Succeeded {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                let finished = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let line = match report.error() {
+                    None => format!("[{finished}/{total}] target {}: done", report.name),
+                    Some(e) => format!("[{finished}/{total}] target {}: {e}", report.name),
+                };
+                hooks.event(Event::TargetEnded { line: &line });
+                (index, report)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    reports.sort_by_key(|(index, _)| *index);
+    Ok(FleetReport { targets: reports.into_iter().map(|(_, report)| report).collect() })
+}
+
+async fn run_one(
+    project: &Project,
+    name: &str,
+    url: String,
+    command: &FleetCommand,
+) -> TargetReport {
+    let mut report = TargetReport {
+        name: name.to_string(),
+        url,
+        outcome: TargetOutcome::Succeeded,
+        run: None,
+        check: None,
+        error: None,
+    };
+    match command {
+        FleetCommand::Forwards(manager) => {
+            report.run = Some(manager.run_with(project, &Silent).await)
+        }
+        FleetCommand::Backwards(manager) => {
+            report.run = Some(manager.run_with(project, &Silent).await);
+        }
+        FleetCommand::Check(manager) => match manager.report(project, &Silent).await {
+            Ok(check) => report.check = Some(check),
+            Err(e) => report.error = Some(e),
+        },
+    }
+    report.outcome = match report.error() {
+        None => TargetOutcome::Succeeded,
+        Some(Error::Dirty { .. }) => TargetOutcome::Dirty,
+        Some(_) => TargetOutcome::Failed,
+    };
+    report
+}
+
+/// How many migrations `manager` would reverse over all targets (unreachable ones count
+/// none), for the one question asked before.
+async fn reversals(
+    project: &Project,
+    targets: &[FleetTarget],
+    manager: &BackwardsMigrationManager,
+) -> usize {
+    let Ok(apps) = project.settings.select(&manager.app_name) else { return 0 };
+    let all = manager.app_name == "all";
+    let wanted = manager.migration_id.as_deref().unwrap_or(if all { "all" } else { "1" });
+    let Ok(wanted) = Target::parse(wanted) else { return 0 };
+    let mut total = 0;
+    for target in targets {
+        let Ok(mut conn) = Connection::open(&target.url, Access::ReadOnly).await else { continue };
+        for app in &apps {
+            if let Ok(rows) = ledger::applied(&mut conn, &app.name).await {
+                let ids: Vec<_> = rows.into_iter().map(|row| row.migration_id).collect();
+                total += plan::backwards(&ids, &wanted).map_or(0, |ids| ids.len());
+            }
+        }
+        conn.close().await;
+    }
+    total
+}
