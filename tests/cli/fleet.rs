@@ -327,3 +327,24 @@ fn a_fleet_killed_part_way_completes_on_rerun_with_nothing_applied_twice() {
         assert_eq!(rows.len(), total(), "{name}: {rows:?}");
     }
 }
+
+#[test]
+fn verify_runs_beside_every_target_and_touches_none() {
+    if !sqlite_run() {
+        return;
+    }
+    let project = TestProject::sample();
+    let targets = sqlite_targets(&project, 3);
+    let file = targets_file(&project, &targets);
+    let output = project.wasmig().args(["--targets", &file, "verify"]).output().unwrap();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(err.matches(&format!(": verified {} migration(s)", total())).count(), 3, "{err}");
+    for (_, url) in &targets {
+        assert!(ledger(url).is_empty());
+    }
+    // Commands of one database refuse a fleet.
+    let output = project.wasmig().args(["--targets", &file, "clean", "auth"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("`clean` takes one database"), "{}", stderr(&output));
+}

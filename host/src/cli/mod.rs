@@ -439,10 +439,13 @@ async fn fleet(
         Command::Check { app, fail_on_pending } => {
             (FleetCommand::Check(CheckMigrationManager::new(app)), fail_on_pending)
         }
+        Command::Verify { app, scratch_url: None } => {
+            (FleetCommand::Verify { app_name: app }, false)
+        }
         other => {
             let error = Error::Usage(format!(
                 "`{}` takes one database: a fleet (--targets, [targets]) runs forwards, \
-                 backwards and check",
+                 backwards, check and verify (without --scratch-url)",
                 other.name()
             ));
             return render::failure(name, format, &error);

@@ -434,6 +434,10 @@ pub(super) fn fleet(
             .map(|t| {
                 let run = t.run.as_ref().map(|run| run_document(command, run));
                 let check = t.check.as_ref().map(|check| json!(check.statuses));
+                let verify = t
+                    .verify
+                    .as_ref()
+                    .map(|v| json!({"verified": v.verified, "failure": v.failure}));
                 json!({
                     "name": t.name,
                     "url": t.url,
@@ -446,6 +450,7 @@ pub(super) fn fleet(
                     "run": run,
                     "statuses": check,
                     "pending": t.check.as_ref().map(CheckReport::pending),
+                    "verify": verify,
                 })
             })
             .collect();
@@ -460,11 +465,17 @@ pub(super) fn fleet(
         let what = match (&t.outcome, t.error()) {
             (TargetOutcome::NotRun, _) => "not run (--fail-fast)".to_string(),
             (_, Some(e)) => format!("{}: {e}", t.outcome_name()),
-            (_, None) => match (&t.run, &t.check) {
-                (Some(run), _) => {
+            (_, None) => match (&t.run, &t.check, &t.verify) {
+                (Some(run), ..) => {
                     run.summary().lines().last().unwrap_or("nothing to do").to_string()
                 }
-                (_, Some(check)) => format!("{} migration(s) not applied", check.pending()),
+                (_, Some(check), _) => format!("{} migration(s) not applied", check.pending()),
+                (.., Some(verify)) => match &verify.failure {
+                    None => format!("verified {} migration(s)", verify.verified.len()),
+                    Some(failure) => {
+                        format!("failed: {} ({})", failure.message(), failure.diff.join("; "))
+                    }
+                },
                 _ => String::new(),
             },
         };

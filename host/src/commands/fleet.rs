@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     BackwardsMigrationManager, CheckMigrationManager, CheckReport, ForwardsMigrationManager,
-    Loaded, Project, Question, confirm,
+    Loaded, Project, Question, VerifyReport, confirm,
 };
 use crate::backend::{Access, Connection, redact};
 use crate::error::{Error, Result};
@@ -55,6 +55,10 @@ pub enum FleetCommand {
     Forwards(ForwardsMigrationManager),
     Backwards(BackwardsMigrationManager),
     Check(CheckMigrationManager),
+    /// `verify APP` on a scratch database beside each target.
+    Verify {
+        app_name: String,
+    },
 }
 
 /// How one target ended.
@@ -83,6 +87,8 @@ pub struct TargetReport {
     pub run: Option<RunReport>,
     /// The check's report.
     pub check: Option<CheckReport>,
+    /// The verification's report.
+    pub verify: Option<VerifyReport>,
     /// Why it failed, for a check or a run that failed before it started.
     pub error: Option<Error>,
 }
@@ -139,6 +145,7 @@ pub async fn run_fleet(
         FleetCommand::Forwards(m) => &m.app_name,
         FleetCommand::Backwards(m) => &m.app_name,
         FleetCommand::Check(m) => &m.app_name,
+        FleetCommand::Verify { app_name } => app_name,
     };
     let apps = project.settings.select(app_name)?;
     let loaded = Loaded::default();
@@ -177,6 +184,7 @@ pub async fn run_fleet(
                         outcome,
                         run: None,
                         check: None,
+                        verify: None,
                         error: None,
                     };
                     return (index, report);
@@ -214,6 +222,7 @@ async fn run_one(
         outcome: TargetOutcome::Succeeded,
         run: None,
         check: None,
+        verify: None,
         error: None,
     };
     match command {
@@ -227,8 +236,14 @@ async fn run_one(
             Ok(check) => report.check = Some(check),
             Err(e) => report.error = Some(e),
         },
+        FleetCommand::Verify { app_name } => match super::verify(project, app_name, None).await {
+            Ok(verified) => report.verify = Some(verified),
+            Err(e) => report.error = Some(e),
+        },
     }
+    let diverged = report.verify.as_ref().is_some_and(|v| v.failure.is_some());
     report.outcome = match report.error() {
+        None if diverged => TargetOutcome::Failed,
         None => TargetOutcome::Succeeded,
         Some(Error::Dirty { .. }) => TargetOutcome::Dirty,
         Some(_) => TargetOutcome::Failed,
