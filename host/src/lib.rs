@@ -50,9 +50,9 @@ pub mod source;
 pub use backend::{Dialect, SqlError, Value};
 pub use cli::{backwards, check, forwards};
 pub use commands::{
-    BackwardsMigrationManager, CheckMigrationManager, CheckReport, CleanReport,
-    ForwardsMigrationManager, MigrationResult, MigrationStatus, NewReport, Project, Resolution,
-    ResolveReport, clean, new_migration, resolve, run_backwards, run_forwards,
+    BackwardsMigrationManager, BuildReport, CheckMigrationManager, CheckReport, CleanReport,
+    ForwardsMigrationManager, Language, MigrationResult, MigrationStatus, NewReport, Project,
+    Resolution, ResolveReport, clean, new_migration, resolve, run_backwards, run_forwards,
 };
 pub use config::Settings;
 pub use error::{Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};

@@ -16,7 +16,7 @@ async fn managers_apply_check_and_reverse() {
 
     let result = ForwardsMigrationManager::new("all").run(&project).await;
     assert!(result.success, "{}", result.message);
-    assert_eq!(result.message, format!("applied {} migration(s)", auth.len() + blog.len()));
+    assert_eq!(result.message, format!("applied {} migration(s)", crate::support::sample_total()));
 
     let statuses =
         CheckMigrationManager::new("auth").get_migration_statuses(&project).await.unwrap();

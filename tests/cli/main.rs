@@ -19,4 +19,5 @@ mod json;
 mod library;
 mod lock;
 mod new;
+mod polyglot;
 mod values;

@@ -3,6 +3,7 @@
 //! none prints.
 
 mod backwards;
+pub mod build;
 mod check;
 mod clean;
 mod forwards;
@@ -15,6 +16,7 @@ use std::path::Path;
 use futures::{StreamExt, TryStreamExt};
 
 pub use backwards::{BackwardsMigrationManager, run_backwards};
+pub use build::{BuildOutcome, BuildReport, BuiltMigration, Language, build};
 pub use check::{CheckMigrationManager, CheckReport, MigrationStatus};
 pub use clean::{CleanReport, RemovedRow, clean};
 pub use forwards::{ForwardsMigrationManager, run_forwards};
@@ -51,6 +53,11 @@ impl Project {
         let runtime =
             Runtime::with_compiler(settings.limits.clone(), settings.compiler)?.with_cache(cache);
         Ok(Project { runtime, settings, parallel })
+    }
+
+    /// How many components are compiled (or migration sources built) at once.
+    pub fn parallel(&self) -> usize {
+        self.parallel
     }
 
     /// Reads `config_path`; `database_url` (flag or environment) overrides the file.
