@@ -19,6 +19,9 @@ generated bindings stay behind this module: a migration sees Python values,
 :class:`Db`, :class:`Rows` and :class:`DbError`.
 """
 
+# componentize-py bundles the modules imported while it builds the component: a module
+# imported only later, inside a call, would be missing at run time.
+import traceback
 from typing import Any, Iterator, List, Optional, Sequence, Union
 
 from componentize_py_types import Err
@@ -208,8 +211,6 @@ def migration(description: str, transactional: bool = True):
                 getattr(self, name)(Db(ctx))
             except Exception as error:  # the migration's error, as a value
                 if not isinstance(error, DbError):
-                    import traceback
-
                     traceback.print_exc()
                 raise _failure(error) from None
 

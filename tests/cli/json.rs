@@ -167,6 +167,7 @@ fn check_clean_resolve_and_new_print_json() {
             "command",
             "component",
             "error",
+            "language",
             "migration_id",
             "source",
             "success"

@@ -1,6 +1,8 @@
 """Hostile test guest: opens a TCP connection to the local PostgreSQL port. The sandbox
 allows no socket, so it must fail; were it to connect, it would say so in its SQL."""
 
+# Bundled with the component: the socket module encodes host names with it.
+import encodings.idna  # noqa: F401
 import socket
 
 from wasmig import Db, migration

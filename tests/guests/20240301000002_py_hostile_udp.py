@@ -1,6 +1,8 @@
 """Hostile test guest: sends a UDP datagram to the local DNS port. The sandbox allows no
 socket, so it must fail."""
 
+# Bundled with the component: the socket module encodes host names with it.
+import encodings.idna  # noqa: F401
 import socket
 
 from wasmig import Db, migration

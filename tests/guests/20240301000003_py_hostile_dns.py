@@ -1,6 +1,8 @@
 """Hostile test guest: resolves a host name. The sandbox allows no name lookup, so it
 must fail."""
 
+# Bundled with the component: the socket module encodes host names with it.
+import encodings.idna  # noqa: F401
 import socket
 
 from wasmig import Db, migration

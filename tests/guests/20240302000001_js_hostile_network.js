@@ -1,6 +1,7 @@
 // Hostile test guest: looks for a way to reach the network (fetch, sockets, name lookup)
 // and, should one work, says so in its SQL. Components are built without the HTTP
-// feature and the sandbox allows no socket, so it must fail.
+// feature (a call of `fetch` aborts the guest) and the sandbox allows no socket, so it
+// must fail.
 
 import { defineMigration } from "./wasmig.js";
 
