@@ -104,7 +104,7 @@ fn a_corrupt_truncated_or_swapped_cache_file_is_recompiled_never_trusted() {
 #[test]
 fn two_processes_filling_one_cache_at_once_both_succeed() {
     let cache = tempfile::tempdir().unwrap();
-    let (one, two) = (TestProject::sample(), TestProject::sample());
+    let (one, two) = (TestProject::sample_rust(), TestProject::sample_rust());
     let spawn = |project: &TestProject| {
         let mut command = project.wasmig_std();
         command.env("WASMIG_CACHE_DIR", cache.path()).args(["forwards", "all", "-y"]);
