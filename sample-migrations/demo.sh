@@ -11,7 +11,8 @@ rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add was
 echo "==> building wasmig" >&2
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p wasmig
 echo "==> the componentizers for Python and JavaScript" >&2
-eval "$(bash "$root/tests/install-componentizers.sh")"
+componentizers="$(bash "$root/tests/install-componentizers.sh")"
+eval "$componentizers"
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 wasmig() { (cd "$here" && "$target_dir/debug/wasmig" "$@"); }
