@@ -248,3 +248,28 @@ fn every_sample_component_exports_the_migration_world() {
         }
     }
 }
+
+/// A source the componentizer refuses: one error line naming the app and the file, the
+/// tool's own last line, and where its whole output was kept; no component written.
+#[test]
+fn a_componentizer_failure_is_one_error_naming_the_source() {
+    if backend() != Backend::Sqlite || !polyglot() {
+        return;
+    }
+    let project = TestProject::empty("[apps.shop]\nmigrations = \"migrations/shop\"\n");
+    let source = project.app_dir("shop").join("20240101000000_broken.py");
+    std::fs::write(&source, "from wasmig import migration\n\ndef forwards(db:\n").unwrap();
+    let output = wasmig_build(&project.path().join("wasmig.toml"), "shop");
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("error: app shop: {}: componentize-py failed", source.display())),
+        "{err}"
+    );
+    assert!(err.contains("SyntaxError"), "{err}");
+    let log = project.app_dir("shop").join(".20240101000000_broken.build.log");
+    assert!(err.contains(&log.display().to_string()), "{err}");
+    assert!(log.is_file());
+    assert!(!project.app_dir("shop").join("20240101000000_broken.wasm").exists());
+}
