@@ -357,6 +357,8 @@ fn last_line(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    // A Rust-based tool may end with its backtrace: the cause comes before it.
+    let text = text.split("Stack backtrace:").next().unwrap_or_default();
     text.lines().map(str::trim).rfind(|line| !line.is_empty()).unwrap_or("(no output)").to_string()
 }
 
@@ -402,6 +404,8 @@ fn componentize(tool: &Toolchain, source: &SourceFile) -> Result<(BuildOutcome, 
     let mut command = Command::new(&tool.program);
     // componentize-js resolves the WIT relative to its working folder.
     command.current_dir(dir);
+    // The tool's own backtrace would bury the error in the source.
+    command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
     match source.language {
         Language::Python => {
             command
@@ -643,6 +647,20 @@ mod tests {
         std::fs::write(dir.path().join("20240102000000_again.js"), "").unwrap();
         let err = sources(&app).unwrap_err().to_string();
         assert!(err.contains("two sources for migration 20240102000000"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_tool_is_summed_up_by_its_last_line_before_any_backtrace() {
+        use std::os::unix::process::ExitStatusExt;
+        let output = |stderr: &str| std::process::Output {
+            status: std::process::ExitStatus::from_raw(256),
+            stdout: b"building\n".to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        let text =
+            "Caused by:\n    SyntaxError: bad (x.py, line 3)\n\nStack backtrace:\n  30: _start\n";
+        assert_eq!(last_line(&output(text)), "SyntaxError: bad (x.py, line 3)");
+        assert_eq!(last_line(&output("")), "building");
     }
 
     #[test]
