@@ -236,9 +236,9 @@ pub fn build(settings: &Settings, app_name: &str, parallel: usize) -> Result<Bui
                 }
             });
         }
-        // The cargo build counts as one of the workers.
-        let workers = parallel.saturating_sub(usize::from(!rust.is_empty())).max(1);
-        for _ in 0..workers {
+        // One componentizer per core beside cargo: cargo is done in a moment when its
+        // crates are fresh, and the componentizers are what takes the time.
+        for _ in 0..parallel.max(1) {
             scope.spawn(|| {
                 loop {
                     let next =
