@@ -93,6 +93,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `wasmig build` could not compile a migration's source into its component.
+    #[error("app {app}: {}: {message}", path.display())]
+    Build { app: String, path: PathBuf, message: String },
+
+    /// A tool `wasmig build` needs is not installed.
+    #[error("{tool} not found: {install}")]
+    Toolchain { tool: String, install: String },
+
     /// The sandbox could not be set up: a bug or a resource problem of the host.
     #[error("runtime: {0}")]
     Runtime(String),
@@ -124,6 +132,8 @@ impl Error {
             Error::Dirty { .. } => "dirty",
             Error::Declined => "declined",
             Error::Io { .. } => "io",
+            Error::Build { .. } => "build",
+            Error::Toolchain { .. } => "toolchain",
             Error::Runtime(_) => "runtime",
         }
     }

@@ -33,8 +33,14 @@ const WATCHDOG_GRACE: Duration = Duration::from_millis(500);
 
 /// The WASI interfaces a migration may import, by package. Rust's standard library (and
 /// other language runtimes) import these even when a migration does not use them; every
-/// one is served by the deny-all sandbox of [`SandboxState`]. Everything else (sockets,
-/// HTTP, unknown packages) is refused when the component is loaded.
+/// one is served by the deny-all sandbox of [`SandboxState`]. Everything else (HTTP,
+/// unknown packages) is refused when the component is loaded.
+///
+/// `wasi:sockets` is accepted because Python's runtime (componentize-py) always imports it,
+/// as Rust's standard library does for `std::net`: refusing the import would refuse every
+/// Python migration. The network stays closed at run time instead: the sandbox allows no
+/// TCP, no UDP, no name lookup and no socket address, so every socket operation fails with
+/// "access denied" (tests/cli/hostile.rs probes each one in Rust, Python and JavaScript).
 const ALLOWED_WASI: &[(&str, &[&str])] = &[
     (
         "wasi:cli",
@@ -56,6 +62,19 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
     ("wasi:io", &["*"]),
     // No directory is ever preopened: these only let a runtime link its file API.
     ("wasi:filesystem", &["types", "preopens"]),
+    // Denied at run time, see above.
+    (
+        "wasi:sockets",
+        &[
+            "network",
+            "instance-network",
+            "udp",
+            "udp-create-socket",
+            "tcp",
+            "tcp-create-socket",
+            "ip-name-lookup",
+        ],
+    ),
 ];
 
 /// The engine and linker shared by every migration of a run, and the compile cache they
@@ -336,8 +355,8 @@ impl Runtime {
         if !refused.is_empty() {
             return Err(fail(format!(
                 "imports {}, which a migration may not use (allowed: wasmig:migration, and \
-                 from WASI only cli environment/exit/stdio, clocks, random, io and \
-                 filesystem types/preopens)",
+                 from WASI only cli environment/exit/stdio, clocks, random, io, \
+                 filesystem types/preopens and sockets, all denied by the sandbox)",
                 refused.join(", ")
             )));
         }
@@ -845,12 +864,14 @@ mod tests {
             "wasi:random/insecure-seed@0.2.6",
             "wasi:filesystem/types@0.2.6",
             "wasi:filesystem/preopens@0.2.6",
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:sockets/ip-name-lookup@0.2.9",
+            "wasi:sockets/udp-create-socket@0.2.9",
         ] {
             assert!(import_allowed(allowed), "{allowed}");
         }
         for refused in [
-            "wasi:sockets/tcp@0.2.6",
-            "wasi:sockets/ip-name-lookup@0.2.6",
+            "wasi:sockets/other@0.2.6",
             "wasi:http/outgoing-handler@0.2.6",
             "wasi:cli/run@0.2.6",
             "wasi:filesystem/other@0.2.6",

@@ -58,9 +58,12 @@ impl SandboxState {
             .insecure_random_seed(u128::from_le_bytes(
                 Sha256::digest(format!("{seed}/seed"))[..16].try_into().unwrap_or_default(),
             ))
+            // The network is closed: no TCP, UDP or name lookup, and no address passes
+            // the check (the guest may import wasi:sockets, see runtime::ALLOWED_WASI).
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
             .build();
         database.limit(limits.statements, limits.sql_bytes, limits.query_bytes);
         let mut table = ResourceTable::new();

@@ -180,6 +180,12 @@ fn preview_prints_backwards_sql_newest_first_and_touches_nothing() {
 fn backwards_all_apps_reverses_in_reverse_app_order_after_one_prompt() {
     let project = applied();
     let (auth, blog) = (sample_ids("auth").len(), sample_ids("blog").len());
+    let comments = sample_ids("comments").len();
+    let (apps, counts) = if comments > 0 {
+        (3, format!("comments: {comments}, blog: {blog}, auth: {auth}"))
+    } else {
+        (2, format!("blog: {blog}, auth: {auth}"))
+    };
 
     let before = project.snapshot();
     let output = project.wasmig().args(["backwards", "all"]).write_stdin("n\n").output().unwrap();
@@ -187,8 +193,8 @@ fn backwards_all_apps_reverses_in_reverse_app_order_after_one_prompt() {
     let err = stderr(&output);
     assert!(
         err.contains(&format!(
-            "Reverse {} migration(s) of 2 apps (blog: {blog}, auth: {auth})? [y/N]",
-            auth + blog
+            "Reverse {} migration(s) of {apps} apps ({counts})? [y/N]",
+            auth + blog + comments
         )),
         "{err}"
     );
@@ -236,7 +242,7 @@ fn backwards_all_apps_validates_every_app_before_changing_anything() {
 fn backwards_all_apps_preview_covers_every_app_in_reverse_order_and_deletes_nothing() {
     let project = applied();
     let before = project.snapshot();
-    let files_before: usize = ["auth", "blog"]
+    let files_before: usize = crate::support::SAMPLE_APPS
         .iter()
         .map(|app| std::fs::read_dir(project.app_dir(app)).unwrap().count())
         .sum();
@@ -244,14 +250,13 @@ fn backwards_all_apps_preview_covers_every_app_in_reverse_order_and_deletes_noth
         project.wasmig().args(["backwards", "all", "--preview", "--clean"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let sql = stdout(&output);
-    let (auth, blog) = (sample_ids("auth"), sample_ids("blog"));
-    assert_eq!(sql.matches(" backwards: ").count(), auth.len() + blog.len(), "{sql}");
+    assert_eq!(sql.matches(" backwards: ").count(), crate::support::sample_total(), "{sql}");
     let last_blog = sql.rfind("-- blog ").unwrap();
     let first_auth = sql.find("-- auth ").unwrap();
     assert!(last_blog < first_auth, "blog (the dependent app) first: {sql}");
     assert!(!stderr(&output).contains("[y/N]"));
     assert_eq!(project.snapshot(), before);
-    let files_after: usize = ["auth", "blog"]
+    let files_after: usize = crate::support::SAMPLE_APPS
         .iter()
         .map(|app| std::fs::read_dir(project.app_dir(app)).unwrap().count())
         .sum();

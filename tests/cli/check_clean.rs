@@ -12,7 +12,8 @@ fn check_json_lists_every_file_in_app_then_id_order_with_the_contract_keys() {
     let statuses: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     let statuses = statuses.as_array().unwrap();
     let (auth, blog) = (sample_ids("auth"), sample_ids("blog"));
-    assert_eq!(statuses.len(), auth.len() + blog.len());
+    let comments = sample_ids("comments");
+    assert_eq!(statuses.len(), auth.len() + blog.len() + comments.len());
     for (i, status) in statuses.iter().enumerate() {
         let object = status.as_object().unwrap();
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
@@ -22,8 +23,10 @@ fn check_json_lists_every_file_in_app_then_id_order_with_the_contract_keys() {
         assert_eq!(object["dirty"], false);
         let (app, id, ran) = if i < auth.len() {
             ("auth", &auth[i], true)
-        } else {
+        } else if i < auth.len() + blog.len() {
             ("blog", &blog[i - auth.len()], false)
+        } else {
+            ("comments", &comments[i - auth.len() - blog.len()], false)
         };
         assert_eq!(object["app_name"], app);
         assert_eq!(object["migration_id"], id.as_str());
@@ -55,12 +58,9 @@ fn check_table_has_a_header_and_a_row_per_migration() {
 fn check_can_fail_a_ci_job_while_migrations_are_pending() {
     let project = TestProject::sample();
     project.wasmig().args(["forwards", "auth"]).assert().success();
-    project
-        .wasmig()
-        .args(["check", "--fail-on-pending"])
-        .assert()
-        .code(1)
-        .stderr(contains(format!("{} migration(s) pending", sample_ids("blog").len())));
+    project.wasmig().args(["check", "--fail-on-pending"]).assert().code(1).stderr(contains(
+        format!("{} migration(s) pending", sample_ids("blog").len() + sample_ids("comments").len()),
+    ));
     project.wasmig().args(["check", "auth", "--fail-on-pending"]).assert().success();
     project.wasmig().args(["forwards", "all"]).assert().success();
     project.wasmig().args(["check", "--fail-on-pending"]).assert().success();
@@ -102,5 +102,5 @@ fn clean_removes_only_that_apps_rows_without_files() {
     assert_eq!(stdout(&output), format!("blog {gone}\n"));
     let ledger = project.ledger();
     assert!(!ledger.contains(&format!("blog {gone}")));
-    assert_eq!(ledger.len(), sample_ids("auth").len() + blog.len() - 1);
+    assert_eq!(ledger.len(), crate::support::sample_total() - 1);
 }

@@ -89,7 +89,7 @@ fn script(migration: &LoadedMigration, direction: Direction, statements: &[Strin
 async fn a_live_run_executes_exactly_the_sql_its_preview_printed() {
     let project = TestProject::sample();
     let runtime = Runtime::new(Limits::default()).unwrap();
-    let apps = [("auth", sample_ids("auth")), ("blog", sample_ids("blog"))];
+    let apps = crate::support::SAMPLE_APPS.map(|app| (app, sample_ids(app)));
     let mut compared = 0;
 
     for (app, ids) in &apps {
@@ -131,6 +131,6 @@ async fn a_live_run_executes_exactly_the_sql_its_preview_printed() {
             ));
         }
     }
-    assert_eq!(compared, 2 * (apps[0].1.len() + apps[1].1.len()));
+    assert_eq!(compared, 2 * crate::support::sample_total());
     assert_eq!(project.tables(), ["wasmig_migrations"], "every migration was reversed");
 }

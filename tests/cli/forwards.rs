@@ -9,12 +9,7 @@ fn forwards_all_applies_every_app_in_dependency_order() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "", "progress goes to stderr");
 
-    let expected: Vec<String> = sample_ids("auth")
-        .iter()
-        .map(|id| format!("auth {id}"))
-        .chain(sample_ids("blog").iter().map(|id| format!("blog {id}")))
-        .collect();
-    assert_eq!(project.ledger(), expected);
+    assert_eq!(project.ledger(), crate::support::sample_ledger());
     let err = stderr(&output);
     let first_blog = err.find("applied blog").expect("blog applied");
     let last_auth = err.rfind("applied auth").expect("auth applied");
@@ -200,7 +195,7 @@ fn each_applied_line_shows_its_duration() {
 #[test]
 fn a_progress_bar_is_drawn_only_on_a_terminal() {
     let project = TestProject::sample();
-    let total = sample_ids("auth").len() + sample_ids("blog").len();
+    let total = crate::support::sample_total();
     assert!(total > 3, "the sample project is large enough for a bar");
     let wasmig = assert_cmd::cargo::cargo_bin("wasmig");
     let command = format!("{} forwards all", wasmig.display());

@@ -28,7 +28,7 @@ fn keys(value: &Json) -> Vec<&str> {
 #[test]
 fn forwards_and_backwards_report_every_migration() {
     let project = TestProject::sample();
-    let total = sample_ids("auth").len() + sample_ids("blog").len();
+    let total = crate::support::sample_total();
 
     let run = json(&project, &["forwards", "all", "--format", "json"], 0);
     assert_eq!(
@@ -178,6 +178,7 @@ fn check_clean_resolve_and_new_print_json() {
             "command",
             "component",
             "error",
+            "language",
             "migration_id",
             "source",
             "success"

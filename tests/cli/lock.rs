@@ -8,7 +8,7 @@ use predicates::str::contains;
 use wasmig::Silent;
 use wasmig::backend::{Access, Connection};
 
-use crate::support::{TestProject, block_on, sample_ids, stderr};
+use crate::support::{TestProject, block_on, stderr};
 
 /// Holds the run lock of `project`'s database on another thread for `hold`.
 fn hold_lock(project: &TestProject, hold: Duration) -> std::thread::JoinHandle<()> {
@@ -62,6 +62,6 @@ fn a_waiting_runner_proceeds_once_the_lock_is_released() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains("waiting for another wasmig run to finish"));
     assert!(started.elapsed() >= Duration::from_millis(1000), "it waited");
-    assert_eq!(project.ledger().len(), sample_ids("auth").len() + sample_ids("blog").len());
+    assert_eq!(project.ledger().len(), crate::support::sample_total());
     holder.join().unwrap();
 }

@@ -21,4 +21,5 @@ mod json;
 mod library;
 mod lock;
 mod new;
+mod polyglot;
 mod values;

@@ -57,17 +57,66 @@ fn crates_in(dir: &Path) -> Vec<PathBuf> {
     subdirs(dir).into_iter().filter(|d| d.join("Cargo.toml").is_file()).collect()
 }
 
-/// Builds every sample migration and test guest for wasm32-wasip2, once per test process.
+/// Where CI installs componentize-js (`.ci/run`): used when `WASMIG_COMPONENTIZE_JS` is
+/// not set.
+pub fn local_componentize_js() -> PathBuf {
+    target_dir().join("tools/componentize-js/node_modules/.bin/componentize-js")
+}
+
+/// `wasmig --config CONFIG build APP --format json`, with the componentizers the suite uses.
+pub fn wasmig_build(config: &Path, app: &str) -> std::process::Output {
+    let mut wasmig = Command::cargo_bin("wasmig").unwrap();
+    wasmig.args(["--format", "json", "--config"]).arg(config).args(["build", app]);
+    // A crate outside this workspace still shares its target folder (and its built
+    // dependencies).
+    wasmig.env("CARGO_TARGET_DIR", target_dir());
+    if std::env::var_os("WASMIG_COMPONENTIZE_JS").is_none() && local_componentize_js().is_file() {
+        wasmig.env("WASMIG_COMPONENTIZE_JS", local_componentize_js());
+    }
+    wasmig.output().expect("run wasmig build")
+}
+
+/// The components `wasmig build` reported for each app of the project at `config`, by
+/// `<app>/<ID>_<slug>`. An app whose toolchain is missing is skipped with a message, except
+/// with `CI=true`, where every toolchain must be there.
+fn build_project(config: &Path) -> BTreeMap<String, PathBuf> {
+    let text = std::fs::read_to_string(config).expect("read wasmig.toml");
+    let table: toml::Table = text.parse().expect("parse wasmig.toml");
+    let mut built = BTreeMap::new();
+    for app in table["apps"].as_table().expect("[apps]").keys() {
+        let output = wasmig_build(config, app);
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        if !output.status.success() {
+            let error = &report["error"];
+            if error["kind"] == "toolchain" && std::env::var("CI").as_deref() != Ok("true") {
+                eprintln!(
+                    "note: skipping the {app} migrations of {}: {}",
+                    config.display(),
+                    error["message"].as_str().unwrap_or_default()
+                );
+                continue;
+            }
+            panic!("wasmig build {app} of {} failed: {}", config.display(), stderr(&output));
+        }
+        for migration in report["migrations"].as_array().expect("migrations") {
+            let component = PathBuf::from(migration["component"].as_str().unwrap());
+            let stem = component.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(component.is_file(), "missing {}", component.display());
+            built.insert(format!("{app}/{stem}"), component);
+        }
+    }
+    built
+}
+
+/// Builds every sample migration (through `wasmig build`) and every test guest, once per
+/// test process: the Rust guests with one cargo call, the Python and JavaScript ones
+/// (`tests/guests/<ID>_<slug>.py|js`, by their slug with dashes: `py-hostile-tcp`) with
+/// `wasmig build`. Unchanged Python and JavaScript sources are not built again.
 pub fn components() -> &'static Components {
     static BUILT: OnceLock<Components> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = root();
-        let mut samples = Vec::new();
-        for app_dir in subdirs(&root.join("sample-migrations/migrations")) {
-            for krate in crates_in(&app_dir) {
-                samples.push((app_dir.file_name().unwrap().to_string_lossy().into_owned(), krate));
-            }
-        }
         let guests = crates_in(&root.join("tests/guests"));
         let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cargo.current_dir(&root).args([
@@ -77,7 +126,7 @@ pub fn components() -> &'static Components {
             "--target",
             "wasm32-wasip2",
         ]);
-        for dir in samples.iter().map(|(_, d)| d).chain(&guests) {
+        for dir in &guests {
             cargo.args(["-p", &package_name(&dir.join("Cargo.toml"))]);
         }
         let status = cargo.status().expect("run cargo");
@@ -93,19 +142,33 @@ pub fn components() -> &'static Components {
             assert!(path.is_file(), "missing {}", path.display());
             path
         };
-        Components {
-            samples: samples
-                .iter()
-                .map(|(app, dir)| {
-                    (format!("{app}/{}", dir.file_name().unwrap().to_string_lossy()), artefact(dir))
-                })
-                .collect(),
-            guests: guests
-                .iter()
-                .map(|dir| (dir.file_name().unwrap().to_string_lossy().into_owned(), artefact(dir)))
-                .collect(),
+        let mut guests: BTreeMap<String, PathBuf> = guests
+            .iter()
+            .map(|dir| (dir.file_name().unwrap().to_string_lossy().into_owned(), artefact(dir)))
+            .collect();
+        let started = std::time::Instant::now();
+        let samples = build_project(&root.join("sample-migrations/wasmig.toml"));
+        for (key, path) in build_project(&root.join("tests/guests/wasmig.toml")) {
+            let slug = key.split_once('_').expect("<ID>_<slug>").1;
+            guests.insert(slug.replace('_', "-"), path);
         }
+        eprintln!(
+            "note: wasmig build of the samples and guests took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Components { samples, guests }
     })
+}
+
+/// Whether the Python and JavaScript components were built (their toolchains are there).
+pub fn polyglot() -> bool {
+    let built = components();
+    let found = built.guests.contains_key("py-hostile-tcp")
+        && built.guests.contains_key("js-hostile-network");
+    if !found {
+        eprintln!("note: skipped: componentize-py or componentize-js is not installed");
+    }
+    found
 }
 
 /// The database backend the suite runs against: `WASMIG_TEST_BACKEND` = `sqlite` (default),
@@ -249,12 +312,26 @@ pub struct TestProject {
 impl TestProject {
     /// The sample project with every sample migration.
     pub fn sample() -> Self {
-        let project = Self::empty(
-            &std::fs::read_to_string(root().join("sample-migrations/wasmig.toml")).unwrap(),
-        );
+        Self::sample_of(&SAMPLE_APPS)
+    }
+
+    /// The sample project with only its Rust apps (`auth`, `blog`), for tests that compile
+    /// every migration cold: a Python or JavaScript component takes seconds to compile.
+    pub fn sample_rust() -> Self {
+        Self::sample_of(&SAMPLE_APPS[..2])
+    }
+
+    fn sample_of(apps: &[&str]) -> Self {
+        let text = std::fs::read_to_string(root().join("sample-migrations/wasmig.toml")).unwrap();
+        let mut config: toml::Table = text.parse().unwrap();
+        let all = config["apps"].as_table_mut().unwrap();
+        all.retain(|app, _| apps.contains(&app));
+        let project = Self::empty(&toml::to_string(&config).unwrap());
         for (key, path) in &components().samples {
             let (app, stem) = key.split_once('/').unwrap();
-            project.install(app, stem, path);
+            if apps.contains(&app) {
+                project.install(app, stem, path);
+            }
         }
         project
     }
@@ -451,6 +528,22 @@ pub fn stdout(output: &std::process::Output) -> String {
 /// stderr of a finished command as text.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The sample project's apps in app order.
+pub const SAMPLE_APPS: [&str; 3] = ["auth", "blog", "comments"];
+
+/// How many sample migrations there are (of the apps whose toolchains are installed).
+pub fn sample_total() -> usize {
+    SAMPLE_APPS.iter().map(|app| sample_ids(app).len()).sum()
+}
+
+/// `app id` of every sample migration, in app order then ID order.
+pub fn sample_ledger() -> Vec<String> {
+    SAMPLE_APPS
+        .iter()
+        .flat_map(|app| sample_ids(app).into_iter().map(move |id| format!("{app} {id}")))
+        .collect()
 }
 
 /// The IDs of the sample migrations of `app`, in ID order.

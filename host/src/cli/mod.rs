@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::cache::{self, CACHE_DIR_ENV, Cache};
 use crate::commands::{
     BackwardsMigrationManager, CheckMigrationManager, FleetCommand, ForwardsMigrationManager,
-    Project, Resolution, run_fleet,
+    Language, Project, Resolution, run_fleet,
 };
 use crate::config::Settings;
 use crate::error::Error;
@@ -172,12 +172,21 @@ pub enum Command {
         #[arg(short = 'y', long)]
         auto_agree: bool,
     },
-    /// Create the source of a new migration (a Rust crate) in an app's folder.
+    /// Create the source of a new migration in an app's folder.
     New {
         /// The app.
         app: String,
         /// What the migration does, e.g. "add tags".
         name: String,
+        /// The language of the source: a Rust crate, a Python or a JavaScript module.
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
+    },
+    /// Compile the migration sources of an app (or `all`) into their component files.
+    Build {
+        /// An app name, or `all`.
+        #[arg(default_value = "all")]
+        app: String,
     },
     /// Show or empty the compile cache of compiled components.
     Cache {
@@ -185,6 +194,27 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+}
+
+/// The languages `wasmig new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// A Rust crate using the `wasmig-guest` SDK.
+    Rust,
+    /// A Python module using the `wasmig` module (componentize-py).
+    Python,
+    /// A JavaScript module using `./wasmig.js` (componentize-js).
+    Js,
+}
+
+impl From<Lang> for Language {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Rust => Language::Rust,
+            Lang::Python => Language::Python,
+            Lang::Js => Language::Js,
+        }
+    }
 }
 
 /// `wasmig cache` actions.
@@ -206,6 +236,7 @@ impl Command {
             Command::Clean { .. } => "clean",
             Command::Resolve { .. } => "resolve",
             Command::New { .. } => "new",
+            Command::Build { .. } => "build",
             Command::Cache { .. } => "cache",
         }
     }
@@ -367,10 +398,22 @@ pub async fn execute(project: &Project, command: Command, format: Format) -> Exi
                     .await;
             render::outcome(name, format, report, render::resolve)
         }
-        Command::New { app, name: migration } => {
+        Command::New { app, name: migration, lang } => {
             let now = time::OffsetDateTime::now_utc();
-            let report = crate::new_migration(&project.settings, &app, &migration, now);
+            let report =
+                crate::new_migration(&project.settings, &app, &migration, lang.into(), now);
             render::outcome(name, format, report, render::new)
+        }
+        Command::Build { app } => {
+            let settings = project.settings.clone();
+            let parallel = project.parallel();
+            // Building waits on child processes: off the async executor.
+            let report = tokio::task::spawn_blocking(move || {
+                crate::commands::build(&settings, &app, parallel)
+            })
+            .await
+            .unwrap_or_else(|e| Err(Error::Runtime(format!("the build stopped: {e}"))));
+            render::outcome(name, format, report, render::build)
         }
         Command::Cache { action } => {
             let dir = project.settings.cache_dir.clone();

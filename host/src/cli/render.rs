@@ -16,8 +16,8 @@ use serde_json::{Value as Json, json};
 use super::{CacheAction, Format};
 use crate::cache::CacheInfo;
 use crate::commands::{
-    CheckReport, CleanReport, FleetReport, MigrationStatus, NewReport, ResolveReport, State,
-    TargetOutcome, TargetReport, VerifyReport,
+    BuildOutcome, BuildReport, CheckReport, CleanReport, FleetReport, MigrationStatus, NewReport,
+    ResolveReport, State, TargetOutcome, TargetReport, VerifyReport,
 };
 use crate::error::{Error, Failure, Result, Rollback, StopKind};
 use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
@@ -531,6 +531,26 @@ pub(super) fn new(format: Format, report: NewReport) -> ExitCode {
     for command in &report.build_commands {
         eprintln!("  {command}");
     }
+    ExitCode::SUCCESS
+}
+
+/// `build`: a line per migration on stderr, the report as JSON on stdout.
+pub(super) fn build(format: Format, report: BuildReport) -> ExitCode {
+    if format == Format::Json {
+        print_json(&document("build", json!({ "migrations": report.migrations }), None));
+    }
+    for m in &report.migrations {
+        let (app, id, language) = (&m.app_name, &m.migration_id, m.language.name());
+        match m.outcome {
+            BuildOutcome::Built => eprintln!(
+                "built {app} {id} ({language}) -> {} ({})",
+                m.component.display(),
+                duration(m.duration)
+            ),
+            BuildOutcome::UpToDate => eprintln!("up to date {app} {id} ({language})"),
+        }
+    }
+    eprintln!("built {} of {} migration source(s)", report.built(), report.migrations.len());
     ExitCode::SUCCESS
 }
 

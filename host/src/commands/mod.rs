@@ -3,6 +3,7 @@
 //! none prints.
 
 mod backwards;
+pub mod build;
 mod check;
 mod clean;
 mod fleet;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use futures::{StreamExt, TryStreamExt};
 
 pub use backwards::{BackwardsMigrationManager, run_backwards};
+pub use build::{BuildOutcome, BuildReport, BuiltMigration, Language, build};
 pub use check::{CheckMigrationManager, CheckReport, MigrationStatus, State};
 pub use clean::{CleanReport, RemovedRow, clean};
 pub use fleet::{
@@ -76,6 +78,11 @@ impl Project {
             parallel: self.parallel,
             loaded: Some(loaded.clone()),
         }
+    }
+
+    /// How many components are compiled (or migration sources built) at once.
+    pub fn parallel(&self) -> usize {
+        self.parallel
     }
 
     /// Reads `config_path`; `database_url` (flag or environment) overrides the file.

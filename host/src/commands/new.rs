@@ -1,4 +1,5 @@
-//! `wasmig new`: scaffold the source of a migration as a Rust guest crate.
+//! `wasmig new`: scaffold the source of a migration: a Rust guest crate, a Python module or
+//! a JavaScript module, each from a template that `wasmig build` compiles as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -6,6 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use super::build::Language;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::source::{MigrationId, parse_file_name};
@@ -17,7 +19,9 @@ pub struct NewReport {
     pub app_name: String,
     /// The fresh migration ID.
     pub migration_id: String,
-    /// The folder of the migration's source crate.
+    /// The language of the source.
+    pub language: Language,
+    /// The migration's source: a crate folder, a `.py` or a `.js` file.
     pub source: PathBuf,
     /// The component file the build must produce, where wasmig looks for it.
     pub component: PathBuf,
@@ -25,13 +29,14 @@ pub struct NewReport {
     pub build_commands: Vec<String>,
 }
 
-/// Creates `<app folder>/<ID>_<slug>/` holding a Rust crate that builds the migration,
-/// with a fresh ID from `now` (UTC, `YYYYMMDDHHMMSS`, later than every existing ID of the
-/// app).
+/// Creates the source of a new migration in the app's folder with a fresh ID from `now`
+/// (UTC, `YYYYMMDDHHMMSS`, later than every existing ID of the app): for Rust the crate
+/// `<ID>_<slug>/`, for Python `<ID>_<slug>.py`, for JavaScript `<ID>_<slug>.js`.
 pub fn new_migration(
     settings: &Settings,
     app_name: &str,
     name: &str,
+    language: Language,
     now: OffsetDateTime,
 ) -> Result<NewReport> {
     let app = settings.app(app_name)?;
@@ -42,10 +47,47 @@ pub fn new_migration(
     std::fs::create_dir_all(&app.dir).map_err(|e| Error::io(&app.dir, e))?;
     let id = fresh_id(&app.dir, now)?;
     let stem = format!("{id}_{slug}");
-    let crate_dir = app.dir.join(&stem);
-    let package = format!("{}_{stem}", app.name.replace('-', "_"));
-    let in_workspace = enclosing_workspace_with_sdk(&app.dir);
+    let component = app.dir.join(format!("{stem}.wasm"));
+    let source = match language {
+        Language::Rust => rust_crate(&app.dir, &app.name, &stem, &id, &slug, name)?,
+        Language::Python => {
+            let path = app.dir.join(format!("{stem}.py"));
+            write_new(&path, &python_module(&id, name))?;
+            path
+        }
+        Language::Js => {
+            let path = app.dir.join(format!("{stem}.js"));
+            write_new(&path, &js_module(&id, name))?;
+            path
+        }
+    };
+    Ok(NewReport {
+        app_name: app.name.clone(),
+        migration_id: id.to_string(),
+        language,
+        source,
+        component,
+        build_commands: vec![format!("wasmig build {}", app.name)],
+    })
+}
 
+/// `name` as the text of a double-quoted string literal (Rust, Python and JavaScript
+/// agree on these escapes).
+fn quoted(name: &str) -> String {
+    name.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").replace('\r', "\\r")
+}
+
+fn rust_crate(
+    dir: &Path,
+    app: &str,
+    stem: &str,
+    id: &MigrationId,
+    slug: &str,
+    name: &str,
+) -> Result<PathBuf> {
+    let crate_dir = dir.join(stem);
+    let package = format!("{}_{stem}", app.replace('-', "_"));
+    let in_workspace = enclosing_workspace_with_sdk(dir);
     let dependency = if in_workspace.is_some() {
         "wasmig-guest.workspace = true\n".to_string()
     } else {
@@ -56,8 +98,8 @@ pub fn new_migration(
         "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
          [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n{dependency}"
     );
-    let type_name = camel_case(&slug);
-    let description = name.replace('\\', "\\\\").replace('"', "\\\"");
+    let type_name = camel_case(slug);
+    let description = quoted(name);
     let lib = format!(
         r#"//! Migration {id}: {name}
 
@@ -87,24 +129,56 @@ wasmig_guest::export_migration!({type_name}, description = "{description}");
     std::fs::create_dir_all(crate_dir.join("src")).map_err(|e| Error::io(&crate_dir, e))?;
     write_new(&crate_dir.join("Cargo.toml"), &manifest)?;
     write_new(&crate_dir.join("src").join("lib.rs"), &lib)?;
+    Ok(crate_dir)
+}
 
-    let target_dir = in_workspace.unwrap_or_else(|| crate_dir.clone()).join("target");
-    let artefact = target_dir.join("wasm32-wasip2/release").join(format!("{package}.wasm"));
-    let component = app.dir.join(format!("{stem}.wasm"));
-    let build_commands = vec![
-        format!(
-            "cargo build --release --target wasm32-wasip2 --manifest-path {}",
-            crate_dir.join("Cargo.toml").display()
-        ),
-        format!("cp {} {}", artefact.display(), component.display()),
-    ];
-    Ok(NewReport {
-        app_name: app.name.clone(),
-        migration_id: id.to_string(),
-        source: crate_dir,
-        component,
-        build_commands,
-    })
+fn python_module(id: &MigrationId, name: &str) -> String {
+    let description = quoted(name);
+    format!(
+        r#""""Migration {id}: {name}"""
+
+from wasmig import Db, migration
+
+
+# componentize-py looks for the class named Migration.
+@migration("{description}", transactional=True)
+class Migration:
+    def forwards(self, db: Db) -> None:
+        # Emit the SQL of this change, e.g.
+        # db.execute("CREATE TABLE example (id INTEGER PRIMARY KEY)")
+        pass
+
+    def backwards(self, db: Db) -> None:
+        # Undo exactly what forwards did, e.g.
+        # db.execute("DROP TABLE example")
+        pass
+"#
+    )
+}
+
+fn js_module(id: &MigrationId, name: &str) -> String {
+    let description = quoted(name);
+    format!(
+        r#"// Migration {id}: {name}
+
+import {{ defineMigration }} from "./wasmig.js";
+
+export const migration = defineMigration({{
+  description: "{description}",
+  transactional: true,
+
+  forwards(db) {{
+    // Emit the SQL of this change, e.g.
+    // db.execute("CREATE TABLE example (id INTEGER PRIMARY KEY)");
+  }},
+
+  backwards(db) {{
+    // Undo exactly what forwards did, e.g.
+    // db.execute("DROP TABLE example");
+  }},
+}});
+"#
+    )
 }
 
 fn write_new(path: &Path, contents: &str) -> Result<()> {

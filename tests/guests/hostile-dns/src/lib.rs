@@ -1,5 +1,6 @@
 //! Hostile test guest: resolves a host name. Its component imports
-//! `wasi:sockets/ip-name-lookup`, so the host must refuse it at load time.
+//! `wasi:sockets/ip-name-lookup`, which the host accepts; the sandbox allows no name
+//! lookup, so it must fail.
 
 use std::net::ToSocketAddrs;
 

@@ -1,6 +1,6 @@
 //! Hostile test guest: opens a TCP connection to the local PostgreSQL port. Its component
-//! imports `wasi:sockets`, so the host must refuse it at load time; were it ever run, the
-//! sandbox denies the socket.
+//! imports `wasi:sockets`, which the host accepts; the sandbox allows no socket, so the
+//! connection must fail.
 
 use wasmig_guest::{Db, Migration, Result, params};
 
