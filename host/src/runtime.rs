@@ -289,7 +289,8 @@ impl Runtime {
                 }
             })
             .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?;
-        let fingerprint = EngineFingerprint::of(&engine);
+        let policy = format!("wasmig {} {ALLOWED_WASI:?}", env!("CARGO_PKG_VERSION"));
+        let fingerprint = EngineFingerprint::of(&engine, &policy);
         Ok(Runtime { engine, fingerprint, linker, limits, cache: None })
     }
 

@@ -69,7 +69,7 @@ fn a_mixed_fleet_of_115_databases_is_applied_and_reversed_in_one_command() {
     if !sqlite_run() {
         return;
     }
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     let mut targets = sqlite_targets(&project, 100);
     let mut servers = Vec::new();
     for (backend, count) in [(Backend::Postgres, 10), (Backend::Mysql, 5)] {
@@ -118,7 +118,7 @@ fn failing_and_unreachable_targets_do_not_stop_the_others_and_a_rerun_resumes() 
     if !sqlite_run() {
         return;
     }
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     let mut targets = sqlite_targets(&project, 4);
     targets.insert(1, ("unreachable".into(), "postgres://nobody@127.0.0.1:1/none".into()));
     // A table in the way: the first auth migration fails on this one.
@@ -182,7 +182,7 @@ fn fail_fast_starts_no_target_after_a_failure_and_a_dirty_target_is_skipped_not_
     if !sqlite_run() {
         return;
     }
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     let targets = sqlite_targets(&project, 3);
     // The first target is dirty: an earlier run died in a migration that cannot roll back.
     project
@@ -298,7 +298,7 @@ fn a_fleet_killed_part_way_completes_on_rerun_with_nothing_applied_twice() {
     if !sqlite_run() {
         return;
     }
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     let targets = sqlite_targets(&project, 30);
     let file = targets_file(&project, &targets);
     let mut child = project
@@ -333,7 +333,7 @@ fn verify_runs_beside_every_target_and_touches_none() {
     if !sqlite_run() {
         return;
     }
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     let targets = sqlite_targets(&project, 3);
     let file = targets_file(&project, &targets);
     let output = project.wasmig().args(["--targets", &file, "verify"]).output().unwrap();

@@ -6,7 +6,7 @@ use crate::support::{
 };
 
 fn applied() -> TestProject {
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     project.wasmig().args(["forwards", "all"]).assert().success();
     project
 }
@@ -92,7 +92,7 @@ fn check_tells_applied_pending_changed_and_missing() {
 
 /// A project with the sample auth app applied and blog pending.
 fn auth_applied() -> TestProject {
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     project.wasmig().args(["forwards", "auth"]).assert().success();
     project
 }
@@ -252,7 +252,7 @@ fn backwards_with_allow_changed_runs_what_was_applied_and_says_so() {
 
 #[test]
 fn without_stored_components_a_missing_file_is_still_refused() {
-    let project = TestProject::sample();
+    let project = TestProject::sample_rust();
     let config = project.path().join("wasmig.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("{text}\n[history]\nstore_artefacts = false\n")).unwrap();
@@ -285,11 +285,12 @@ fn strip_ids(snapshot: Vec<Vec<String>>) -> Vec<Vec<String>> {
 
 #[test]
 fn verify_proves_the_sample_project_reversible_on_a_scratch_database() {
+    // Every app, the Python and JavaScript ones too.
     let project = TestProject::sample();
     let output = project.wasmig().args(["verify"]).output().unwrap();
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
-    let total = sample_ids("auth").len() + sample_ids("blog").len();
+    let total = crate::support::components().samples.len();
     assert!(err.contains(&format!("verified {total} migration(s) on ")), "{err}");
     for id in sample_ids("blog") {
         assert!(err.contains(&format!("verified blog {id}: ")), "{err}");

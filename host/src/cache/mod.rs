@@ -50,16 +50,21 @@ impl Key {
     }
 }
 
-/// What identifies an engine's compiled code: two engines with the same fingerprint can
-/// load each other's artefacts.
+/// What identifies an engine's compiled code, and the rules a component was validated
+/// under: two runtimes with the same fingerprint can load each other's artefacts and trust
+/// each other's validation records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineFingerprint([u8; 32]);
 
 impl EngineFingerprint {
-    /// The fingerprint of `engine`.
-    pub fn of(engine: &wasmtime::Engine) -> Self {
+    /// The fingerprint of `engine` validating under `policy` (what decides whether a
+    /// component is accepted: the import allowlist, wasmig's version). Without the policy,
+    /// a wasmig with a stricter allowlist would trust the record of a component another
+    /// one accepted.
+    pub fn of(engine: &wasmtime::Engine, policy: &str) -> Self {
         let mut hasher = DigestHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.0.update(policy.as_bytes());
         EngineFingerprint(hasher.0.finalize().into())
     }
 
@@ -350,11 +355,12 @@ mod tests {
     fn an_engine_fingerprint_follows_the_engine_configuration() {
         let default = wasmtime::Engine::default();
         let same = wasmtime::Engine::default();
-        assert_eq!(EngineFingerprint::of(&default), EngineFingerprint::of(&same));
+        assert_eq!(EngineFingerprint::of(&default, "p"), EngineFingerprint::of(&same, "p"));
+        assert_ne!(EngineFingerprint::of(&default, "p"), EngineFingerprint::of(&same, "q"));
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let other = wasmtime::Engine::new(&config).unwrap();
-        assert_ne!(EngineFingerprint::of(&default), EngineFingerprint::of(&other));
+        assert_ne!(EngineFingerprint::of(&default, "p"), EngineFingerprint::of(&other, "p"));
     }
 
     #[test]
@@ -365,7 +371,7 @@ mod tests {
         cranelift.strategy(wasmtime::Strategy::Cranelift);
         let (winch, cranelift) =
             (wasmtime::Engine::new(&winch).unwrap(), wasmtime::Engine::new(&cranelift).unwrap());
-        assert_ne!(EngineFingerprint::of(&winch), EngineFingerprint::of(&cranelift));
+        assert_ne!(EngineFingerprint::of(&winch, "p"), EngineFingerprint::of(&cranelift, "p"));
     }
 
     #[test]

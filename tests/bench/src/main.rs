@@ -14,7 +14,10 @@
 //!   and ledger rows replayed by the `sqlite3` shell, one transaction per migration), and
 //!   sqlx-cli on the same statements as reversible SQL migrations (when `sqlx` is installed);
 //! - **B**: `check --format json` over `--check-n` pending migrations in five apps, warm cache;
-//! - the peak resident memory of wasmig's `forwards all` over both projects.
+//! - the peak resident memory of wasmig's `forwards all` over both projects;
+//! - **C**: `forwards all` of `--fleet-n` migrations on each of `--fleet-targets` SQLite
+//!   databases: one wasmig fleet run (`--targets`) against a shell loop running wasmig once
+//!   per database, and a shell loop of sqlx-cli when it is installed.
 //!
 //! Each figure is the median of `--runs` runs (at least five). The contenders of A run
 //! interleaved, one cycle each per round, so a slow spell of the machine (another build, a
@@ -23,6 +26,7 @@
 
 mod cargo_build;
 mod contender;
+mod fleet;
 mod measure;
 mod report;
 mod workload;
@@ -82,6 +86,14 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
 
+    /// Databases of workload C (a fleet) [default: 200, 5 with --quick]; 0 skips it
+    #[arg(long, value_name = "N")]
+    fleet_targets: Option<usize>,
+
+    /// Migrations per database in workload C [default: 20, 5 with --quick]
+    #[arg(long, value_name = "N")]
+    fleet_n: Option<usize>,
+
     /// Keep the generated projects, scripts and databases, and print where they are
     #[arg(long)]
     keep: bool,
@@ -90,6 +102,8 @@ struct Args {
 /// The validated command line.
 #[derive(Debug)]
 struct Settings {
+    fleet_targets: usize,
+    fleet_n: usize,
     n: usize,
     check_n: usize,
     runs: usize,
@@ -102,7 +116,10 @@ impl Settings {
     fn from_args(args: Args) -> Result<Settings, clap::Error> {
         let invalid = |message: &str| Args::command().error(ErrorKind::ValueValidation, message);
         let (n, check_n, runs) = if args.quick { (20, 100, 1) } else { (200, 1000, MIN_RUNS) };
+        let (fleet_targets, fleet_n) = if args.quick { (5, 5) } else { (200, 20) };
         let settings = Settings {
+            fleet_targets: args.fleet_targets.unwrap_or(fleet_targets),
+            fleet_n: args.fleet_n.unwrap_or(fleet_n).max(1),
             n: args.n.unwrap_or(n),
             check_n: args.check_n.unwrap_or(check_n),
             runs: args.runs.unwrap_or(runs),
@@ -162,6 +179,12 @@ fn main() -> Result<()> {
         notes,
     };
     println!("\n{report}");
+    if settings.fleet_targets > 0 {
+        let sqlx = sqlx_cli(&mut Vec::new())?;
+        let shape = (settings.fleet_targets, settings.fleet_n, settings.runs);
+        let figures = fleet::measure(&wasmig, sqlx.as_deref(), &component, work.path(), shape)?;
+        println!("{figures}");
+    }
     if let Some(path) = &settings.json {
         let json = serde_json::to_string_pretty(&report)? + "\n";
         fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
