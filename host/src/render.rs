@@ -121,19 +121,7 @@ pub fn literal(out: &mut String, syntax: &Syntax, value: &Value) {
 mod tests {
     use super::*;
 
-    const SQLITE: Syntax = Syntax {
-        placeholders: Placeholders::Question,
-        dollar_quotes: false,
-        backslash_escapes: false,
-        blob_literal: BlobLiteral::Hex,
-    };
-    const POSTGRES: Syntax = Syntax {
-        placeholders: Placeholders::Dollar,
-        dollar_quotes: true,
-        backslash_escapes: false,
-        blob_literal: BlobLiteral::Bytea,
-    };
-    const MYSQL: Syntax = Syntax { backslash_escapes: true, ..SQLITE };
+    use crate::backend::{Dialect, syntax_of};
 
     fn text(s: &str) -> Value {
         Value::Text(s.to_string())
@@ -151,7 +139,7 @@ mod tests {
             Value::Boolean(false),
         ];
         assert_eq!(
-            statement(&SQLITE, sql, &params),
+            statement(&syntax_of(Dialect::Sqlite), sql, &params),
             "INSERT INTO t (a, b, c, d, e, f) VALUES (-3, 2.5, 'it''s', NULL, X'dead', FALSE)"
         );
     }
@@ -159,7 +147,7 @@ mod tests {
     #[test]
     fn numbered_placeholders_for_postgres() {
         let sql = "UPDATE t SET a = $2, b = $1 WHERE c = $2";
-        let got = statement(&POSTGRES, sql, &[text("x"), Value::Blob(vec![1])]);
+        let got = statement(&syntax_of(Dialect::Postgres), sql, &[text("x"), Value::Blob(vec![1])]);
         assert_eq!(got, "UPDATE t SET a = '\\x01'::bytea, b = 'x' WHERE c = '\\x01'::bytea");
     }
 
@@ -167,29 +155,35 @@ mod tests {
     fn placeholders_in_literals_identifiers_and_comments_are_kept() {
         let sql = "SELECT '?', \"?\", `?` -- ?\n, ? /* ? */";
         assert_eq!(
-            statement(&MYSQL, sql, &[Value::Integer(1)]),
+            statement(&syntax_of(Dialect::Mysql), sql, &[Value::Integer(1)]),
             "SELECT '?', \"?\", `?` -- ?\n, 1 /* ? */"
         );
         let sql = "SELECT $$ $1 $$, $tag$ ? $tag$, $1, data ? 'key'";
         assert_eq!(
-            statement(&POSTGRES, sql, &[Value::Integer(7)]),
+            statement(&syntax_of(Dialect::Postgres), sql, &[Value::Integer(7)]),
             "SELECT $$ $1 $$, $tag$ ? $tag$, 7, data ? 'key'"
         );
     }
 
     #[test]
     fn mysql_escapes_backslashes() {
-        assert_eq!(statement(&MYSQL, "?", &[text("a\\b")]), "'a\\\\b'");
-        assert_eq!(statement(&SQLITE, "?", &[text("a\\b")]), "'a\\b'");
+        assert_eq!(statement(&syntax_of(Dialect::Mysql), "?", &[text("a\\b")]), "'a\\\\b'");
+        assert_eq!(statement(&syntax_of(Dialect::Sqlite), "?", &[text("a\\b")]), "'a\\b'");
     }
 
     #[test]
     fn missing_parameters_leave_the_placeholder() {
-        assert_eq!(statement(&SQLITE, "VALUES (?, ?)", &[Value::Integer(1)]), "VALUES (1, ?)");
+        assert_eq!(
+            statement(&syntax_of(Dialect::Sqlite), "VALUES (?, ?)", &[Value::Integer(1)]),
+            "VALUES (1, ?)"
+        );
     }
 
     #[test]
     fn statements_without_parameters_are_trimmed_only() {
-        assert_eq!(statement(&SQLITE, "  DROP TABLE t \n", &[]), "DROP TABLE t");
+        assert_eq!(
+            statement(&syntax_of(Dialect::Sqlite), "  DROP TABLE t \n", &[]),
+            "DROP TABLE t"
+        );
     }
 }

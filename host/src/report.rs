@@ -109,6 +109,19 @@ pub enum Batch {
     DryRun,
 }
 
+impl Batch {
+    /// The batch `--dry-run` and `--atomic` ask for (a dry run wins), if any.
+    pub fn of(dry_run: bool, atomic: bool) -> Option<Batch> {
+        if dry_run {
+            Some(Batch::DryRun)
+        } else if atomic {
+            Some(Batch::Atomic)
+        } else {
+            None
+        }
+    }
+}
+
 /// What a `forwards` or `backwards` run did.
 #[derive(Debug, Default)]
 pub struct RunReport {

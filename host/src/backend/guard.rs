@@ -402,24 +402,10 @@ fn owned_name(token: &Token) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{BlobLiteral, Placeholders};
-
-    const SQLITE: Syntax = Syntax {
-        placeholders: Placeholders::Question,
-        dollar_quotes: false,
-        backslash_escapes: false,
-        blob_literal: BlobLiteral::Hex,
-    };
-    const POSTGRES: Syntax = Syntax {
-        placeholders: Placeholders::Dollar,
-        dollar_quotes: true,
-        backslash_escapes: false,
-        blob_literal: BlobLiteral::Bytea,
-    };
-    const MYSQL: Syntax = Syntax { backslash_escapes: true, ..SQLITE };
+    use crate::backend::syntax_of;
 
     fn all() -> [(Dialect, Syntax); 3] {
-        [(Dialect::Sqlite, SQLITE), (Dialect::Postgres, POSTGRES), (Dialect::Mysql, MYSQL)]
+        [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql].map(|d| (d, syntax_of(d)))
     }
 
     fn refused(dialect: Dialect, syntax: &Syntax, sql: &str) -> bool {
@@ -452,20 +438,44 @@ mod tests {
                 assert!(refused(dialect, &syntax, sql), "{dialect:?}: {sql}");
             }
         }
-        assert!(refused(Dialect::Postgres, &POSTGRES, "ABORT"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "/* a /* nested */ c */ COMMIT"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "XA START 'x'"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "/*!COMMIT*/"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "/*!50000 COMMIT */"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "# note\nCOMMIT"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "SET autocommit = 1"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "SET @@session.autocommit=1"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "LOCK TABLES t WRITE"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "CREATE PROCEDURE p() BEGIN COMMIT; END"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "SET TRANSACTION READ WRITE"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "set local search_path = evil"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "SET statement_timeout = 0"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "SET SESSION AUTHORIZATION postgres"));
+        assert!(refused(Dialect::Postgres, &syntax_of(Dialect::Postgres), "ABORT"));
+        assert!(refused(
+            Dialect::Postgres,
+            &syntax_of(Dialect::Postgres),
+            "/* a /* nested */ c */ COMMIT"
+        ));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "XA START 'x'"));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "/*!COMMIT*/"));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "/*!50000 COMMIT */"));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "# note\nCOMMIT"));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "SET autocommit = 1"));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "SET @@session.autocommit=1"));
+        assert!(refused(Dialect::Mysql, &syntax_of(Dialect::Mysql), "LOCK TABLES t WRITE"));
+        assert!(refused(
+            Dialect::Mysql,
+            &syntax_of(Dialect::Mysql),
+            "CREATE PROCEDURE p() BEGIN COMMIT; END"
+        ));
+        assert!(refused(
+            Dialect::Postgres,
+            &syntax_of(Dialect::Postgres),
+            "SET TRANSACTION READ WRITE"
+        ));
+        assert!(refused(
+            Dialect::Postgres,
+            &syntax_of(Dialect::Postgres),
+            "set local search_path = evil"
+        ));
+        assert!(refused(
+            Dialect::Postgres,
+            &syntax_of(Dialect::Postgres),
+            "SET statement_timeout = 0"
+        ));
+        assert!(refused(
+            Dialect::Postgres,
+            &syntax_of(Dialect::Postgres),
+            "SET SESSION AUTHORIZATION postgres"
+        ));
     }
 
     #[test]
@@ -491,20 +501,44 @@ mod tests {
             }
         }
         let pg = "CREATE FUNCTION f() RETURNS trigger AS $body$ BEGIN RETURN NEW; END; $body$ LANGUAGE plpgsql";
-        assert_eq!(check(Dialect::Postgres, &POSTGRES, pg, Purpose::Execute), Ok(()));
-        assert_eq!(check(Dialect::Postgres, &POSTGRES, "SELECT $1, $2", Purpose::Execute), Ok(()));
-        let mysql = "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; SELECT 2; END";
-        assert_eq!(check(Dialect::Mysql, &MYSQL, mysql, Purpose::Execute), Ok(()));
         assert_eq!(
-            check(Dialect::Mysql, &MYSQL, r"SELECT 'a\'; COMMIT'", Purpose::Execute),
+            check(Dialect::Postgres, &syntax_of(Dialect::Postgres), pg, Purpose::Execute),
             Ok(())
         );
         assert_eq!(
-            check(Dialect::Postgres, &POSTGRES, r"SELECT E'a\'; COMMIT'", Purpose::Execute),
+            check(
+                Dialect::Postgres,
+                &syntax_of(Dialect::Postgres),
+                "SELECT $1, $2",
+                Purpose::Execute
+            ),
+            Ok(())
+        );
+        let mysql = "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; SELECT 2; END";
+        assert_eq!(
+            check(Dialect::Mysql, &syntax_of(Dialect::Mysql), mysql, Purpose::Execute),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Dialect::Mysql,
+                &syntax_of(Dialect::Mysql),
+                r"SELECT 'a\'; COMMIT'",
+                Purpose::Execute
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Dialect::Postgres,
+                &syntax_of(Dialect::Postgres),
+                r"SELECT E'a\'; COMMIT'",
+                Purpose::Execute
+            ),
             Ok(())
         );
         // Without backslash escapes the same text ends the string early.
-        assert!(refused(Dialect::Sqlite, &SQLITE, r"SELECT 'a\'; COMMIT'"));
+        assert!(refused(Dialect::Sqlite, &syntax_of(Dialect::Sqlite), r"SELECT 'a\'; COMMIT'"));
     }
 
     #[test]
@@ -521,9 +555,21 @@ mod tests {
                 assert!(refused(dialect, &syntax, sql), "{dialect:?}: {sql}");
             }
         }
-        assert!(refused(Dialect::Mysql, &MYSQL, "DELETE FROM `wasmig_migrations`"));
-        assert!(refused(Dialect::Sqlite, &SQLITE, "DELETE FROM [wasmig_migrations]"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "DELETE FROM U&\"wasmig\\005fmigrations\""));
+        assert!(refused(
+            Dialect::Mysql,
+            &syntax_of(Dialect::Mysql),
+            "DELETE FROM `wasmig_migrations`"
+        ));
+        assert!(refused(
+            Dialect::Sqlite,
+            &syntax_of(Dialect::Sqlite),
+            "DELETE FROM [wasmig_migrations]"
+        ));
+        assert!(refused(
+            Dialect::Postgres,
+            &syntax_of(Dialect::Postgres),
+            "DELETE FROM U&\"wasmig\\005fmigrations\""
+        ));
     }
 
     #[test]
@@ -535,12 +581,23 @@ mod tests {
             "VACUUM INTO '/tmp/copy.db'",
             "vacuum main into '/tmp/copy.db'",
         ] {
-            assert!(refused(Dialect::Sqlite, &SQLITE, sql), "{sql}");
+            assert!(refused(Dialect::Sqlite, &syntax_of(Dialect::Sqlite), sql), "{sql}");
         }
-        assert_eq!(check(Dialect::Sqlite, &SQLITE, "VACUUM", Purpose::Execute), Ok(()));
-        assert!(refused(Dialect::Mysql, &MYSQL, "SELECT * FROM t INTO OUTFILE '/tmp/x'"));
-        assert!(refused(Dialect::Mysql, &MYSQL, "LOAD DATA INFILE '/etc/passwd' INTO TABLE t"));
-        assert!(refused(Dialect::Postgres, &POSTGRES, "COPY t TO '/tmp/x'"));
+        assert_eq!(
+            check(Dialect::Sqlite, &syntax_of(Dialect::Sqlite), "VACUUM", Purpose::Execute),
+            Ok(())
+        );
+        assert!(refused(
+            Dialect::Mysql,
+            &syntax_of(Dialect::Mysql),
+            "SELECT * FROM t INTO OUTFILE '/tmp/x'"
+        ));
+        assert!(refused(
+            Dialect::Mysql,
+            &syntax_of(Dialect::Mysql),
+            "LOAD DATA INFILE '/etc/passwd' INTO TABLE t"
+        ));
+        assert!(refused(Dialect::Postgres, &syntax_of(Dialect::Postgres), "COPY t TO '/tmp/x'"));
     }
 
     #[test]
@@ -560,7 +617,10 @@ mod tests {
                 assert!(query(dialect, &syntax, sql).is_err(), "{dialect:?}: {sql}");
             }
         }
-        assert!(query(Dialect::Sqlite, &SQLITE, "ATTACH DATABASE '/tmp/p.db' AS p").is_err());
+        assert!(
+            query(Dialect::Sqlite, &syntax_of(Dialect::Sqlite), "ATTACH DATABASE '/tmp/p.db' AS p")
+                .is_err()
+        );
     }
 
     #[test]

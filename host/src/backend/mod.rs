@@ -249,6 +249,14 @@ impl Dialect {
     }
 }
 
+/// The SQL syntax of the backend whose migrations are told `dialect`, for tests of what
+/// reads or writes SQL.
+#[cfg(test)]
+pub(crate) fn syntax_of(dialect: Dialect) -> Syntax {
+    let backend = BACKENDS.iter().find(|backend| backend.profile.dialect == dialect);
+    backend.expect("every dialect has a backend").profile.capabilities.syntax
+}
+
 /// The backend registered for the scheme of `url`.
 fn registration(url: &str) -> Result<&'static Registration> {
     let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();

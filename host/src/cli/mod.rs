@@ -332,56 +332,35 @@ fn cache_command(dir: Result<PathBuf, Error>, action: CacheAction, format: Forma
 pub async fn execute(project: &Project, command: Command, format: Format) -> ExitCode {
     let name = command.name();
     let terminal = Terminal::new(format);
-    match command {
-        Command::Forwards {
-            app,
-            migration_id,
-            fake,
-            preview,
-            auto_agree,
-            allow_changed,
-            dry_run,
-            atomic,
-        } => {
-            let manager = ForwardsMigrationManager {
-                app_name: app,
-                migration_id,
-                fake,
-                preview,
-                auto_agree,
-                allow_changed,
-                dry_run,
-                atomic,
-            };
-            render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
+    let command = match request(command) {
+        Ok((FleetCommand::Forwards(manager), _)) => {
+            return render::run(
+                name,
+                format,
+                &manager.run_with(project, &terminal).await,
+                &terminal,
+            );
         }
-        Command::Backwards {
-            app,
-            migration_id,
-            clean,
-            preview,
-            auto_agree,
-            allow_changed,
-            dry_run,
-            atomic,
-        } => {
-            let manager = BackwardsMigrationManager {
-                app_name: app,
-                migration_id,
-                auto_agree,
-                clean,
-                preview,
-                allow_changed,
-                dry_run,
-                atomic,
-            };
-            render::run(name, format, &manager.run_with(project, &terminal).await, &terminal)
+        Ok((FleetCommand::Backwards(manager), _)) => {
+            return render::run(
+                name,
+                format,
+                &manager.run_with(project, &terminal).await,
+                &terminal,
+            );
         }
-        Command::Check { app, fail_on_pending } => {
-            let report = CheckMigrationManager::new(app).report(project, &terminal).await;
-            render::outcome(name, format, report, |format, report| {
+        Ok((FleetCommand::Check(manager), fail_on_pending)) => {
+            let report = manager.report(project, &terminal).await;
+            return render::outcome(name, format, report, |format, report| {
                 render::check(format, report, fail_on_pending)
-            })
+            });
+        }
+        Ok((FleetCommand::Verify { .. }, _)) => unreachable!("verify is not a request"),
+        Err(command) => command,
+    };
+    match command {
+        Command::Forwards { .. } | Command::Backwards { .. } | Command::Check { .. } => {
+            unreachable!("forwards, backwards and check are requests, run above")
         }
         Command::Verify { app, scratch_url } => {
             let report = crate::verify(project, &app, scratch_url).await;
@@ -423,18 +402,10 @@ pub async fn execute(project: &Project, command: Command, format: Format) -> Exi
     }
 }
 
-/// Runs forwards, backwards or check on every target of a fleet; other commands take one
-/// database.
-async fn fleet(
-    project: &Project,
-    command: Command,
-    targets: &[crate::commands::FleetTarget],
-    concurrency: usize,
-    fail_fast: bool,
-    format: Format,
-) -> ExitCode {
-    let name = command.name();
-    let (fleet_command, fail_on_pending) = match command {
+/// The library request a forwards, backwards or check command line stands for, with
+/// check's `--fail-on-pending`; any other command is given back.
+fn request(command: Command) -> Result<(FleetCommand, bool), Command> {
+    Ok(match command {
         Command::Forwards {
             app,
             migration_id,
@@ -482,10 +453,27 @@ async fn fleet(
         Command::Check { app, fail_on_pending } => {
             (FleetCommand::Check(CheckMigrationManager::new(app)), fail_on_pending)
         }
-        Command::Verify { app, scratch_url: None } => {
+        other => return Err(other),
+    })
+}
+
+/// Runs forwards, backwards or check on every target of a fleet; other commands take one
+/// database.
+async fn fleet(
+    project: &Project,
+    command: Command,
+    targets: &[crate::commands::FleetTarget],
+    concurrency: usize,
+    fail_fast: bool,
+    format: Format,
+) -> ExitCode {
+    let name = command.name();
+    let (fleet_command, fail_on_pending) = match request(command) {
+        Ok(request) => request,
+        Err(Command::Verify { app, scratch_url: None }) => {
             (FleetCommand::Verify { app_name: app }, false)
         }
-        other => {
+        Err(other) => {
             let error = Error::Usage(format!(
                 "`{}` takes one database: a fleet (--targets, [targets]) runs forwards, \
                  backwards, check and verify (without --scratch-url)",

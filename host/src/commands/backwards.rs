@@ -76,13 +76,7 @@ impl Request for BackwardsMigrationManager {
     }
 
     fn batch(&self) -> Option<Batch> {
-        if self.dry_run {
-            Some(Batch::DryRun)
-        } else if self.atomic {
-            Some(Batch::Atomic)
-        } else {
-            None
-        }
+        Batch::of(self.dry_run, self.atomic)
     }
 
     fn nothing_to_do(&self) -> &'static str {
