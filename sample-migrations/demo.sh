@@ -21,6 +21,7 @@ step() { printf '\n==> wasmig %s\n' "$*" >&2; }
 step build;                       wasmig build
 rm -f "$here/wasmig.db"
 step check;                       wasmig check
+step verify;                      wasmig verify
 step forwards all;                wasmig forwards all
 step check --format json;         wasmig check --format json
 step backwards comments all --preview; wasmig backwards comments all --preview
