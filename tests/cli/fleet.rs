@@ -300,7 +300,13 @@ fn a_fleet_killed_part_way_completes_on_rerun_with_nothing_applied_twice() {
     if !sqlite_run() {
         return;
     }
-    let project = TestProject::sample_rust();
+    // Transactional migrations only: a kill inside a non-transactional one leaves its
+    // target dirty, and a dirty target is skipped, not repaired.
+    let project = TestProject::empty("[apps.a]\nmigrations = \"migrations/a\"\n");
+    let ids: Vec<String> = (1..=5).map(|n| format!("2024010100{n:04}")).collect();
+    for id in &ids {
+        project.install_guest("a", &format!("{id}_table"), "crash-table");
+    }
     let targets = sqlite_targets(&project, 30);
     let file = targets_file(&project, &targets);
     let mut child = project
@@ -320,13 +326,13 @@ fn a_fleet_killed_part_way_completes_on_rerun_with_nothing_applied_twice() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let done = targets.iter().filter(|(_, url)| ledger(url).len() == total()).count();
+    let done = targets.iter().filter(|(_, url)| ledger(url).len() == ids.len()).count();
     assert!((10..30).contains(&done), "{done} targets complete at the kill");
     let output = project.wasmig().args(["--targets", &file, "forwards", "all"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
+    let expected: Vec<String> = ids.iter().map(|id| format!("a {id}")).collect();
     for (name, url) in &targets {
-        let rows = ledger(url);
-        assert_eq!(rows.len(), total(), "{name}: {rows:?}");
+        assert_eq!(ledger(url), expected, "{name}");
     }
 }
 

@@ -159,6 +159,7 @@ pub async fn run_fleet(
     let mut command = command.clone();
     if let FleetCommand::Backwards(manager) = &mut command
         && !manager.preview
+        && !manager.auto_agree
     {
         let total = reversals(project, targets, manager).await;
         let prompt = format!(
