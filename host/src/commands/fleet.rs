@@ -171,10 +171,12 @@ pub async fn run_fleet(
         manager.auto_agree = true;
     }
     let failed = std::sync::atomic::AtomicBool::new(false);
+    let failures = std::sync::atomic::AtomicUsize::new(0);
     let (done, total) = (std::sync::atomic::AtomicUsize::new(0), targets.len());
     let mut reports: Vec<(usize, TargetReport)> = futures::stream::iter(targets.iter().enumerate())
         .map(|(index, target)| {
             let (command, loaded, failed, done) = (&command, &loaded, &failed, &done);
+            let failures = &failures;
             async move {
                 let url = redact(&target.url);
                 if fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
@@ -192,13 +194,21 @@ pub async fn run_fleet(
                 }
                 let on_target = project.on_target(&target.url, loaded);
                 let report = run_one(&on_target, &target.name, url, command).await;
-                if report.outcome != TargetOutcome::Succeeded {
-                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-                let finished = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let order = std::sync::atomic::Ordering::SeqCst;
+                let failed_so_far = if report.outcome == TargetOutcome::Succeeded {
+                    failures.load(order)
+                } else {
+                    failed.store(true, order);
+                    failures.fetch_add(1, order) + 1
+                };
+                let finished = done.fetch_add(1, order) + 1;
+                let progress = format!(
+                    "[{finished}/{total} done, {failed_so_far} failed, {} left]",
+                    total - finished
+                );
                 let line = match report.error() {
-                    None => format!("[{finished}/{total}] target {}: done", report.name),
-                    Some(e) => format!("[{finished}/{total}] target {}: {e}", report.name),
+                    None => format!("{progress} target {}: done", report.name),
+                    Some(e) => format!("{progress} target {}: {e}", report.name),
                 };
                 hooks.event(Event::TargetEnded { line: &line });
                 (index, report)
