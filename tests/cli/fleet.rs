@@ -343,7 +343,11 @@ fn verify_runs_beside_every_target_and_touches_none() {
     }
     let project = TestProject::sample_rust();
     let targets = sqlite_targets(&project, 3);
-    let file = targets_file(&project, &targets);
+    // One URL per line, with a comment and a blank line.
+    let lines: Vec<&str> = targets.iter().map(|(_, url)| url.as_str()).collect();
+    let file = project.path().join("targets.txt");
+    std::fs::write(&file, format!("# tenants\n\n{}\n", lines.join("\n"))).unwrap();
+    let file = file.display().to_string();
     let output = project.wasmig().args(["--targets", &file, "verify"]).output().unwrap();
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
@@ -355,4 +359,38 @@ fn verify_runs_beside_every_target_and_touches_none() {
     let output = project.wasmig().args(["--targets", &file, "clean", "auth"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("`clean` takes one database"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_targets_table_in_the_config_makes_the_project_a_fleet_unless_one_database_is_named() {
+    if !sqlite_run() {
+        return;
+    }
+    let project = TestProject::sample_rust();
+    let config = project.path().join("wasmig.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // Relative paths, relative to the config file.
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\n[targets]\nnorth = \"sqlite://north.db\"\nsouth = \"sqlite://south.db\"\n"
+        ),
+    )
+    .unwrap();
+    let output = project.wasmig().args(["forwards", "all"]).output().unwrap();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("fleet of 2 target(s): 2 succeeded"), "{err}");
+    for name in ["north", "south"] {
+        let url = format!("sqlite://{}", project.path().join(format!("{name}.db")).display());
+        assert_eq!(ledger(&url).len(), total(), "{name}");
+    }
+    assert!(project.untouched(), "the default database is not a target");
+    // Naming one database runs on it alone.
+    let own = project.database_url();
+    let output =
+        project.wasmig().args(["--database-url", &own, "forwards", "all"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("fleet of"), "{}", stderr(&output));
+    assert_eq!(ledger(&own).len(), total());
 }

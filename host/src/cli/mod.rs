@@ -332,23 +332,9 @@ fn cache_command(dir: Result<PathBuf, Error>, action: CacheAction, format: Forma
 pub async fn execute(project: &Project, command: Command, format: Format) -> ExitCode {
     let name = command.name();
     let terminal = Terminal::new(format);
-    let command = match request(command) {
-        Ok((FleetCommand::Forwards(manager), _)) => {
-            return render::run(
-                name,
-                format,
-                &manager.run_with(project, &terminal).await,
-                &terminal,
-            );
-        }
-        Ok((FleetCommand::Backwards(manager), _)) => {
-            return render::run(
-                name,
-                format,
-                &manager.run_with(project, &terminal).await,
-                &terminal,
-            );
-        }
+    let report = match request(command) {
+        Ok((FleetCommand::Forwards(manager), _)) => manager.run_with(project, &terminal).await,
+        Ok((FleetCommand::Backwards(manager), _)) => manager.run_with(project, &terminal).await,
         Ok((FleetCommand::Check(manager), fail_on_pending)) => {
             let report = manager.report(project, &terminal).await;
             return render::outcome(name, format, report, |format, report| {
@@ -356,24 +342,35 @@ pub async fn execute(project: &Project, command: Command, format: Format) -> Exi
             });
         }
         Ok((FleetCommand::Verify { .. }, _)) => unreachable!("verify is not a request"),
-        Err(command) => command,
+        Err(command) => return execute_other(project, command, format, &terminal).await,
     };
+    render::run(name, format, &report, &terminal)
+}
+
+/// Runs a command that is not a forwards, backwards or check request.
+async fn execute_other(
+    project: &Project,
+    command: Command,
+    format: Format,
+    terminal: &Terminal,
+) -> ExitCode {
+    let name = command.name();
     match command {
         Command::Forwards { .. } | Command::Backwards { .. } | Command::Check { .. } => {
-            unreachable!("forwards, backwards and check are requests, run above")
+            unreachable!("forwards, backwards and check are requests")
         }
         Command::Verify { app, scratch_url } => {
             let report = crate::verify(project, &app, scratch_url).await;
             render::outcome(name, format, report, render::verify)
         }
         Command::Clean { app, auto_agree } => {
-            let report = crate::clean(project, &app, auto_agree, &terminal).await;
+            let report = crate::clean(project, &app, auto_agree, terminal).await;
             render::outcome(name, format, report, render::clean)
         }
         Command::Resolve { app, migration_id, applied, reversed: _, auto_agree } => {
             let resolution = if applied { Resolution::Applied } else { Resolution::Reversed };
             let report =
-                crate::resolve(project, &app, &migration_id, resolution, auto_agree, &terminal)
+                crate::resolve(project, &app, &migration_id, resolution, auto_agree, terminal)
                     .await;
             render::outcome(name, format, report, render::resolve)
         }

@@ -119,9 +119,8 @@ impl Request for BackwardsMigrationManager {
         refuse_changed(changed.clone(), self.allow_changed, hooks, report)?;
         // Each migration runs the component that was applied: its file while that holds
         // the same bytes, else the one stored with its ledger row.
-        let stored_dir = std::sync::Arc::new(
-            tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?,
-        );
+        // The folder for components taken from the database, made when the first is.
+        let mut stored_dir: Option<std::sync::Arc<tempfile::TempDir>> = None;
         let limit = project.runtime.limits().component_bytes;
         let mut to_load = Vec::new();
         let mut per_app = Vec::new();
@@ -140,7 +139,15 @@ impl Request for BackwardsMigrationManager {
                 match ledger::artefact(conn, &row.checksum, limit).await? {
                     Some(bytes) => {
                         let slug = file.as_ref().map_or("stored", |f| f.slug.as_str());
-                        let path = stored_dir.path().join(format!("{id}_{slug}.wasm"));
+                        let dir = match &stored_dir {
+                            Some(dir) => dir.clone(),
+                            None => {
+                                let dir = tempfile::tempdir()
+                                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                                stored_dir.insert(std::sync::Arc::new(dir)).clone()
+                            }
+                        };
+                        let path = dir.path().join(format!("{id}_{slug}.wasm"));
                         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
                         let why =
                             if file.is_some() { "its file changed" } else { "its file is gone" };
@@ -175,7 +182,7 @@ impl Request for BackwardsMigrationManager {
                 direction: Direction::Backwards,
                 // A component from the database has no file of the app to delete.
                 delete_file: self.clean && !stored,
-                _stored: stored.then(|| stored_dir.clone()),
+                _stored: if stored { stored_dir.clone() } else { None },
             })
             .collect();
         if !steps.is_empty() && !self.preview {
