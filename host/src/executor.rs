@@ -40,6 +40,49 @@ struct Trace {
     warning: Option<String>,
 }
 
+/// What is got ready for a step while the one before it runs.
+#[derive(Debug, Default)]
+struct Ahead {
+    /// Its compiled code, unless it is faked.
+    code: Option<Preparing>,
+    /// Its component compressed for storing, when it goes forwards and storing is on.
+    packing: Option<Packing>,
+}
+
+/// A migration's component being read again and compressed on a blocking thread, for
+/// storing with its ledger row ([`ledger::pack`]).
+#[derive(Debug)]
+struct Packing {
+    task: tokio::task::JoinHandle<Result<ledger::Packed>>,
+}
+
+impl Packing {
+    /// Starts packing the component of `m`, to be stored unless it compresses to more than
+    /// `max_bytes`. The file must still hold the bytes that were validated, so what is
+    /// stored is what runs.
+    fn start(m: &LoadedMigration, max_bytes: u64) -> Self {
+        let (app, id, path, checksum) =
+            (m.app.clone(), m.id.clone(), m.path.clone(), m.checksum.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let bytes = crate::source::read(&path)?;
+            let now = crate::source::checksum(&bytes);
+            if now != checksum {
+                let message = format!(
+                    "the component file changed after it was validated (sha256 {checksum}, \
+                     now {now}), so it cannot be stored with its ledger row"
+                );
+                return Err(Error::Load { app, id: id.to_string(), path, message });
+            }
+            ledger::pack(&checksum, &bytes, max_bytes)
+        });
+        Packing { task }
+    }
+
+    async fn finish(self) -> Result<ledger::Packed> {
+        self.task.await.map_err(|e| Error::Runtime(format!("the compress task failed: {e}")))?
+    }
+}
+
 /// Runs steps on one connection.
 pub(crate) struct Executor<'a> {
     runtime: &'a Runtime,
@@ -88,18 +131,24 @@ impl<'a> Executor<'a> {
         }
         // Each migration's code is mapped from the compile cache on another thread while
         // the one before it runs, and unmapped once it ran: at most two are held.
-        let prepare =
-            |step: &Step| (mode != Mode::Fake).then(|| self.runtime.prepare(&step.migration));
-        let mut next = steps.first().and_then(prepare);
+        // So is the component it stores with its ledger row read and compressed.
+        let store_artefacts = self.store_artefacts.filter(|_| mode != Mode::Preview);
+        let prepare = |step: &Step| Ahead {
+            code: (mode != Mode::Fake).then(|| self.runtime.prepare(&step.migration)),
+            packing: store_artefacts
+                .filter(|_| step.direction == Direction::Forwards)
+                .map(|max_bytes| Packing::start(&step.migration, max_bytes)),
+        };
+        let mut next = steps.first().map(prepare);
         for (index, step) in steps.iter().enumerate() {
-            let preparing = next.take();
+            let Ahead { code: preparing, packing } = next.take().unwrap_or_default();
             if report.error.is_some() {
                 let skipped =
                     report_of(step, mode, Outcome::Skipped, Instant::now(), Trace::default());
                 report.migrations.push(skipped);
                 continue;
             }
-            next = steps.get(index + 1).and_then(prepare);
+            next = steps.get(index + 1).map(prepare);
             let m = &step.migration;
             self.hooks.event(Event::Started {
                 app: &m.app,
@@ -109,10 +158,15 @@ impl<'a> Executor<'a> {
             let started = Instant::now();
             let mut trace = Trace::default();
             let result = match mode {
-                Mode::Live => self.live(step, preparing, &mut trace, batch.is_some()).await,
+                Mode::Live => {
+                    self.live(step, preparing, packing, &mut trace, batch.is_some()).await
+                }
                 Mode::Preview => self.preview(step, preparing, &mut trace).await,
-                Mode::Fake => match record(self.conn(), m, false).await {
-                    Ok(()) => self.store(m, &mut trace).await,
+                Mode::Fake => match self.packed(step, packing).await {
+                    Ok(packed) => match record(self.conn(), m, false).await {
+                        Ok(()) => self.store(m, packed, &mut trace).await,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 },
             };
@@ -208,6 +262,7 @@ impl<'a> Executor<'a> {
         &mut self,
         step: &Step,
         preparing: Option<Preparing>,
+        packing: Option<Packing>,
         trace: &mut Trace,
         in_batch: bool,
     ) -> Result<()> {
@@ -219,6 +274,10 @@ impl<'a> Executor<'a> {
         let atomic = m.transactional && self.conn().capabilities().transactional_ddl;
         let code = self.ready(step, preparing).await?;
         trace.compiled = code.compiled();
+        // What is stored with the ledger row is ready before anything changes, so a file
+        // that changed since it was validated fails the step while there is nothing to
+        // undo, even for a migration that cannot be rolled back.
+        let packed = self.packed(step, packing).await?;
         if !atomic {
             match direction {
                 Direction::Forwards => record(self.conn(), m, true).await?,
@@ -259,14 +318,16 @@ impl<'a> Executor<'a> {
             Ok(()) => {
                 let bookkeeping = match direction {
                     Direction::Forwards if atomic => match record(self.conn(), m, false).await {
-                        Ok(()) => self.store(m, trace).await,
+                        Ok(()) => self.store(m, packed, trace).await,
                         Err(e) => Err(e),
                     },
-                    Direction::Forwards => match self.store(m, trace).await {
+                    Direction::Forwards => match self.store(m, packed, trace).await {
                         Ok(()) => ledger::set_dirty(self.conn(), &m.app, &m.id, false).await,
                         Err(e) => Err(e),
                     },
-                    Direction::Backwards => ledger::remove(self.conn(), &m.app, &m.id).await,
+                    Direction::Backwards => {
+                        ledger::remove(self.conn(), &m.app, &m.id, ledger::Artefacts::Ensured).await
+                    }
                 };
                 match bookkeeping {
                     Ok(()) => None,
@@ -320,21 +381,34 @@ impl<'a> Executor<'a> {
         .into())
     }
 
-    /// Stores the component of `m` with its ledger row, in the same transaction, unless
-    /// storing is off or it is too large (a warning then says so).
-    async fn store(&mut self, m: &LoadedMigration, trace: &mut Trace) -> Result<()> {
-        let Some(max_bytes) = self.store_artefacts else { return Ok(()) };
-        let bytes = crate::source::read(&m.path)?;
-        if crate::source::checksum(&bytes) != m.checksum {
-            return Err(Error::database(
-                format!("cannot store the component of app {} migration {}", m.app, m.id),
-                crate::error::SqlError::new(format!(
-                    "{} changed while the migration ran",
-                    m.path.display()
-                )),
-            ));
+    /// The component of `step` compressed for storing, from `packing` (started ahead) or
+    /// packed now; `None` when nothing is stored: storing is off, or the step goes
+    /// backwards.
+    async fn packed(
+        &self,
+        step: &Step,
+        packing: Option<Packing>,
+    ) -> Result<Option<ledger::Packed>> {
+        let Some(max_bytes) = self.store_artefacts else { return Ok(None) };
+        if step.direction == Direction::Backwards {
+            return Ok(None);
         }
-        if ledger::store_artefact(self.conn(), &m.checksum, &bytes, max_bytes).await?.is_none() {
+        let packing = packing.unwrap_or_else(|| Packing::start(&step.migration, max_bytes));
+        packing.finish().await.map(Some)
+    }
+
+    /// Stores the component of `m` with its ledger row, in the same transaction, unless
+    /// storing is off (`packed` is `None`) or it is too large (a warning then says so).
+    async fn store(
+        &mut self,
+        m: &LoadedMigration,
+        packed: Option<ledger::Packed>,
+        trace: &mut Trace,
+    ) -> Result<()> {
+        let (Some(packed), Some(max_bytes)) = (packed, self.store_artefacts) else {
+            return Ok(());
+        };
+        if ledger::store_artefact(self.conn(), &m.checksum, packed).await?.is_none() {
             trace.warning = Some(format!(
                 "app {} migration {}: its component was not stored in the database: \
                  compressed, it is over {} MiB ([history] artefact_mib), so `backwards` \

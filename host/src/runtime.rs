@@ -20,7 +20,7 @@ use crate::config::Compiler;
 use crate::error::{Error, Failure, Result, Stop, StopKind};
 use crate::limits::{self, LimitHit};
 pub use crate::plan::Direction;
-use crate::sandbox::{CallClock, Limits, SandboxState};
+use crate::sandbox::{CallClock, GuestLog, Limits, SandboxState};
 use crate::source::{self, MigrationFile, MigrationId};
 
 /// How often the epoch ticks; the resolution of the call time budget.
@@ -82,7 +82,8 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
 pub struct Runtime {
     engine: Engine,
     fingerprint: EngineFingerprint,
-    linker: Linker<SandboxState>,
+    /// Shared with the blocking threads that link each migration just before it runs.
+    linker: Arc<Linker<SandboxState>>,
     limits: Limits,
     cache: Option<Cache>,
 }
@@ -138,7 +139,7 @@ enum Pending {
     /// Being mapped from the compile cache (or compiled again) on a blocking thread; the
     /// checksum the file must still have if it is compiled again.
     Mapping {
-        task: tokio::task::JoinHandle<std::result::Result<(Component, Option<String>), Refused>>,
+        task: tokio::task::JoinHandle<std::result::Result<Mapped, Refused>>,
         migration: Identity,
     },
 }
@@ -148,6 +149,10 @@ impl std::fmt::Debug for Preparing {
         f.debug_struct("Preparing").finish_non_exhaustive()
     }
 }
+
+/// What a mapping task gave: the code linked against the sandbox (or why it does not
+/// link), and the checksum of the file when it had to be compiled again.
+type Mapped = (std::result::Result<MigrationComponentPre<SandboxState>, String>, Option<String>);
 
 /// What names a migration in an error, and the checksum it was validated with.
 #[derive(Debug)]
@@ -291,7 +296,7 @@ impl Runtime {
             .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?;
         let policy = format!("wasmig {} {ALLOWED_WASI:?}", env!("CARGO_PKG_VERSION"));
         let fingerprint = EngineFingerprint::of(&engine, &policy);
-        Ok(Runtime { engine, fingerprint, linker, limits, cache: None })
+        Ok(Runtime { engine, fingerprint, linker: Arc::new(linker), limits, cache: None })
     }
 
     /// Takes compiled components from `cache` and stores what it compiles there.
@@ -361,7 +366,7 @@ impl Runtime {
                 refused.join(", ")
             )));
         }
-        let prepared = Prepared(self.link(&component).map_err(fail)?, compiled);
+        let prepared = Prepared(link(&self.linker, &component).map_err(fail)?, compiled);
         let seed = (app, &file.id);
         let (returned, _) = self
             .invoke(&prepared, seed, Export::Describe, Capture::new(DatabaseHandle::Detached))
@@ -408,17 +413,22 @@ impl Runtime {
             }
             Code::Cached(key) => *key,
         };
-        let (engine, cache) = (self.engine.clone(), self.cache.clone());
+        let (engine, cache, linker) =
+            (self.engine.clone(), self.cache.clone(), self.linker.clone());
         let (fingerprint, path, limit) =
             (self.fingerprint, migration.path.clone(), self.limits.component_bytes);
+        // Linking (matching every import against the sandbox's) happens there too, off
+        // the thread that runs the migration before.
         let task = tokio::task::spawn_blocking(move || {
             if let Some(component) = cache.as_ref().and_then(|cache| cache.load(&engine, key)) {
-                return Ok((component, None));
+                return Ok((link(&linker, &component), None));
             }
             let compiled =
                 compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Code)?;
             match compiled.found {
-                Found::Component { component, .. } => Ok((component, Some(compiled.checksum))),
+                Found::Component { component, .. } => {
+                    Ok((link(&linker, &component), Some(compiled.checksum)))
+                }
                 Found::Validated(_) => unreachable!("validation records are not asked for"),
             }
         });
@@ -437,31 +447,16 @@ impl Runtime {
             path: migration.path.clone(),
             message,
         };
-        let component = joined(task.await, &migration.path, fail)?;
-        let (component, compiled) = match component {
-            (_, Some(checksum)) if checksum != migration.checksum => {
-                return Err(fail(format!(
-                    "the component file changed after it was validated (sha256 {}, now {checksum})",
-                    migration.checksum
-                )));
-            }
-            (component, checksum) => (component, checksum.is_some()),
-        };
-        Ok(Prepared(self.link(&component).map_err(fail)?, compiled))
-    }
-
-    /// Links `component` against the sandbox's imports and checks that it exports the
-    /// `wasmig:migration` world; or says why it cannot run.
-    fn link(
-        &self,
-        component: &Component,
-    ) -> std::result::Result<MigrationComponentPre<SandboxState>, String> {
-        let instance_pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| format!("unsupported imports: {}", chain(&e)))?;
-        MigrationComponentPre::new(instance_pre)
-            .map_err(|e| format!("does not export the wasmig:migration world: {}", chain(&e)))
+        let (linked, checksum) = joined(task.await, &migration.path, fail)?;
+        if let Some(checksum) = &checksum
+            && *checksum != migration.checksum
+        {
+            return Err(fail(format!(
+                "the component file changed after it was validated (sha256 {}, now {checksum})",
+                migration.checksum
+            )));
+        }
+        Ok(Prepared(linked.map_err(fail)?, checksum.is_some()))
     }
 
     /// Calls `forwards` or `backwards` of `migration` in a fresh sandbox whose database
@@ -476,7 +471,7 @@ impl Runtime {
         capture: Capture,
     ) -> CallOutcome {
         let seed = (migration.app.as_str(), &migration.id);
-        let (returned, state) =
+        let (returned, (capture, log)) =
             self.invoke(code, seed, Export::Run(direction, context), capture).await;
         let result = match returned {
             Ok(Returned::Run(result)) => result.map_err(|message| {
@@ -485,7 +480,6 @@ impl Runtime {
             Ok(Returned::Description(_)) => unreachable!("forwards and backwards return a result"),
             Err(stop) => Err(Failure::Stopped(stop)),
         };
-        let (capture, log) = state.into_parts();
         CallOutcome { capture, log: log.contents(), result }
     }
 
@@ -498,7 +492,7 @@ impl Runtime {
         seed: (&str, &MigrationId),
         export: Export,
         capture: Capture,
-    ) -> (std::result::Result<Returned, Stop>, SandboxState) {
+    ) -> (std::result::Result<Returned, Stop>, (Capture, GuestLog)) {
         let call = match &export {
             Export::Describe => "describe",
             Export::Run(direction, _) => direction.name(),
@@ -531,9 +525,12 @@ impl Runtime {
                 }
             }
         };
-        let state = store.into_data();
-        let result = stopped.map_err(|stopped| self.stop(&stopped, &state));
-        (result, state)
+        let result = stopped.map_err(|stopped| self.stop(&stopped, store.data()));
+        let parts = store.data_mut().take_parts();
+        // Tearing the instance down (unmapping its memories and stack) is left to a
+        // blocking thread: the migration's bookkeeping need not wait for it.
+        tokio::task::spawn_blocking(move || drop(store));
+        (result, parts)
     }
 
     fn store(
@@ -625,6 +622,19 @@ impl Runtime {
         }
         Stop { kind, message }
     }
+}
+
+/// Links `component` against the sandbox's imports and checks that it exports the
+/// `wasmig:migration` world; or says why it cannot run.
+fn link(
+    linker: &Linker<SandboxState>,
+    component: &Component,
+) -> std::result::Result<MigrationComponentPre<SandboxState>, String> {
+    let instance_pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| format!("unsupported imports: {}", chain(&e)))?;
+    MigrationComponentPre::new(instance_pre)
+        .map_err(|e| format!("does not export the wasmig:migration world: {}", chain(&e)))
 }
 
 /// Waits until the call has used `limit` of time outside the database.

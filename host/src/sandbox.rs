@@ -19,7 +19,7 @@ use wasmtime_wasi::{
 
 use crate::bindings::wasmig::migration::database;
 use crate::bindings::wasmig::migration::types::{self, DbError, Rows, Value};
-use crate::capture::Capture;
+use crate::capture::{Capture, DatabaseHandle};
 use crate::limits::LimitHit;
 pub use crate::limits::Limits;
 
@@ -78,9 +78,13 @@ impl SandboxState {
         }
     }
 
-    /// Takes the database handle back after the call.
-    pub fn into_parts(self) -> (Capture, GuestLog) {
-        (self.database, self.log)
+    /// Takes the database handle and the log out after the call, leaving the sandbox
+    /// detached from the database, to be dropped.
+    pub fn take_parts(&mut self) -> (Capture, GuestLog) {
+        let database =
+            std::mem::replace(&mut self.database, Capture::new(DatabaseHandle::Detached));
+        let log = std::mem::replace(&mut self.log, GuestLog::new(0));
+        (database, log)
     }
 }
 

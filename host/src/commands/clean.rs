@@ -69,7 +69,10 @@ pub async fn clean(
         confirm(hooks, auto_agree, question)?;
         conn.begin().await.map_err(|e| Error::database("cannot begin a transaction", e))?;
         for row in &orphans {
-            if let Err(e) = ledger::remove(&mut conn, &app.name, &row.migration_id).await {
+            if let Err(e) =
+                ledger::remove(&mut conn, &app.name, &row.migration_id, ledger::Artefacts::Unknown)
+                    .await
+            {
                 let _ = conn.rollback().await;
                 return Err(e);
             }

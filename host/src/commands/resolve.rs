@@ -75,7 +75,9 @@ pub async fn resolve(
         confirm(hooks, auto_agree, Question { prompt, details: Vec::new() })?;
         match resolution {
             Resolution::Applied => ledger::set_dirty(&mut conn, &app.name, &id, false).await,
-            Resolution::Reversed => ledger::remove(&mut conn, &app.name, &id).await,
+            Resolution::Reversed => {
+                ledger::remove(&mut conn, &app.name, &id, ledger::Artefacts::Unknown).await
+            }
         }
     }
     .await;
