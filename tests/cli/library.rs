@@ -239,13 +239,12 @@ async fn a_compile_cache_emptied_after_validation_costs_a_recompile_not_the_run(
     assert_eq!(test.ledger().len(), 2);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_file_swapped_after_validation_is_refused_before_it_runs_when_the_cache_has_it() {
-    let (test, project, _cache) = cached_project();
-    // The cache keeps the validated code; only the file that would be stored is swapped.
-    let swap = || drop(test.install_guest("a", &format!("{SECOND}_table"), "failing-forwards"));
+/// Runs app `a` forwards with its second migration's file swapped by `swap` once the run
+/// is planned, and checks the swap is refused naming the migration, with only the first
+/// migration applied: the swapped one changed nothing, not even a dirty row.
+async fn assert_swap_refused(test: &TestProject, project: &Project, swap: impl Fn() + Send + Sync) {
     let hooks = WhenPlanned(swap, std::sync::Once::new());
-    let report = ForwardsMigrationManager::new("a").run_with(&project, &hooks).await;
+    let report = ForwardsMigrationManager::new("a").run_with(project, &hooks).await;
     assert!(hooks.1.is_completed());
     assert!(!report.success());
     let error = report.error.as_ref().unwrap();
@@ -253,10 +252,17 @@ async fn a_file_swapped_after_validation_is_refused_before_it_runs_when_the_cach
     let message = error.to_string();
     assert!(message.contains(SECOND), "{message}");
     assert!(message.contains("changed after it was validated"), "{message}");
-    // The second migration cannot be rolled back, yet nothing of it happened: no row, not
-    // even a dirty one.
     let ledger = test.ledger();
     assert_eq!(ledger.len(), 1, "{ledger:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_file_swapped_after_validation_is_refused_before_it_runs_when_the_cache_has_it() {
+    let (test, project, _cache) = cached_project();
+    // The cache keeps the validated code; only the file that would be stored is swapped.
+    // The second migration cannot be rolled back, so it must be refused before it runs.
+    let swap = || drop(test.install_guest("a", &format!("{SECOND}_table"), "failing-forwards"));
+    assert_swap_refused(&test, &project, swap).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -266,14 +272,5 @@ async fn a_file_swapped_after_validation_is_refused_when_the_cache_has_lost_it()
         std::fs::remove_dir_all(&cache).unwrap();
         test.install_guest("a", &format!("{SECOND}_table"), "failing-forwards");
     };
-    let hooks = WhenPlanned(swap, std::sync::Once::new());
-    let report = ForwardsMigrationManager::new("a").run_with(&project, &hooks).await;
-    assert!(!report.success());
-    let error = report.error.as_ref().unwrap();
-    assert_eq!(error.kind(), "load", "{error}");
-    let message = error.to_string();
-    assert!(message.contains(SECOND), "{message}");
-    assert!(message.contains("changed after it was validated"), "{message}");
-    // The first migration ran; the swapped one changed nothing.
-    assert_eq!(test.ledger().len(), 1);
+    assert_swap_refused(&test, &project, swap).await;
 }
