@@ -68,8 +68,8 @@ impl Packing {
             let now = crate::source::checksum(&bytes);
             if now != checksum {
                 let message = format!(
-                    "the component file changed after it was validated (sha256 {checksum}, \
-                     now {now}), so it cannot be stored with its ledger row"
+                    "{}, so it cannot be stored with its ledger row",
+                    crate::source::changed_since_validated(&checksum, &now)
                 );
                 return Err(Error::Load { app, id: id.to_string(), path, message });
             }

@@ -451,10 +451,7 @@ impl Runtime {
         if let Some(checksum) = &checksum
             && *checksum != migration.checksum
         {
-            return Err(fail(format!(
-                "the component file changed after it was validated (sha256 {}, now {checksum})",
-                migration.checksum
-            )));
+            return Err(fail(source::changed_since_validated(&migration.checksum, checksum)));
         }
         Ok(Prepared(linked.map_err(fail)?, checksum.is_some()))
     }
