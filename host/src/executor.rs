@@ -12,7 +12,7 @@ use crate::error::{Error, Failure, MigrationError, Result, Rollback};
 use crate::ledger;
 use crate::plan::Direction;
 use crate::report::{Batch, Event, Hooks, MigrationReport, Mode, Outcome, RunReport};
-use crate::runtime::{CallOutcome, LoadedMigration, Prepared, Preparing, Runtime};
+use crate::runtime::{Alongside, CallOutcome, LoadedMigration, Prepared, Preparing, Runtime};
 
 /// One migration to run one way.
 #[derive(Debug)]
@@ -53,33 +53,37 @@ struct Ahead {
 /// storing with its ledger row ([`ledger::pack`]).
 #[derive(Debug)]
 struct Packing {
-    task: tokio::task::JoinHandle<Result<ledger::Packed>>,
+    result: tokio::sync::oneshot::Receiver<Result<ledger::Packed>>,
 }
 
 impl Packing {
-    /// Starts packing the component of `m`, to be stored unless it compresses to more than
-    /// `max_bytes`. The file must still hold the bytes that were validated, so what is
-    /// stored is what runs.
-    fn start(m: &LoadedMigration, max_bytes: u64) -> Self {
+    /// Packing the component of `m`, to be stored unless it compresses to more than
+    /// `max_bytes`, and the blocking work that does it. The file must still hold the bytes
+    /// that were validated, so what is stored is what runs.
+    fn new(m: &LoadedMigration, max_bytes: u64) -> (Self, Alongside) {
         let (app, id, path, checksum) =
             (m.app.clone(), m.id.clone(), m.path.clone(), m.checksum.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            let bytes = crate::source::read(&path)?;
-            let now = crate::source::checksum(&bytes);
-            if now != checksum {
-                let message = format!(
-                    "{}, so it cannot be stored with its ledger row",
-                    crate::source::changed_since_validated(&checksum, &now)
-                );
-                return Err(Error::Load { app, id: id.to_string(), path, message });
-            }
-            ledger::pack(&checksum, &bytes, max_bytes)
-        });
-        Packing { task }
+        let (sender, result) = tokio::sync::oneshot::channel();
+        let work = move || {
+            let packed = crate::source::read(&path).and_then(|bytes| {
+                let now = crate::source::checksum(&bytes);
+                if now != checksum {
+                    let message = format!(
+                        "{}, so it cannot be stored with its ledger row",
+                        crate::source::changed_since_validated(&checksum, &now)
+                    );
+                    return Err(Error::Load { app, id: id.to_string(), path, message });
+                }
+                ledger::pack(&checksum, &bytes, max_bytes)
+            });
+            // The receiver is gone only when the run stopped before this step.
+            let _ = sender.send(packed);
+        };
+        (Packing { result }, Box::new(work))
     }
 
     async fn finish(self) -> Result<ledger::Packed> {
-        self.task.await.map_err(|e| Error::Runtime(format!("the compress task failed: {e}")))?
+        self.result.await.map_err(|_| Error::Runtime("the compress task failed".into()))?
     }
 }
 
@@ -133,11 +137,21 @@ impl<'a> Executor<'a> {
         // the one before it runs, and unmapped once it ran: at most two are held.
         // So is the component it stores with its ledger row read and compressed.
         let store_artefacts = self.store_artefacts.filter(|_| mode != Mode::Preview);
-        let prepare = |step: &Step| Ahead {
-            code: (mode != Mode::Fake).then(|| self.runtime.prepare(&step.migration)),
-            packing: store_artefacts
+        let prepare = |step: &Step| {
+            let packing = store_artefacts
                 .filter(|_| step.direction == Direction::Forwards)
-                .map(|max_bytes| Packing::start(&step.migration, max_bytes)),
+                .map(|max_bytes| Packing::new(&step.migration, max_bytes));
+            let (packing, work) = packing.unzip();
+            let code = match mode {
+                Mode::Fake => {
+                    if let Some(work) = work {
+                        tokio::task::spawn_blocking(work);
+                    }
+                    None
+                }
+                _ => Some(self.runtime.prepare_with(&step.migration, work)),
+            };
+            Ahead { code, packing }
         };
         let mut next = steps.first().map(prepare);
         for (index, step) in steps.iter().enumerate() {
@@ -393,7 +407,11 @@ impl<'a> Executor<'a> {
         if step.direction == Direction::Backwards {
             return Ok(None);
         }
-        let packing = packing.unwrap_or_else(|| Packing::start(&step.migration, max_bytes));
+        let packing = packing.unwrap_or_else(|| {
+            let (packing, work) = Packing::new(&step.migration, max_bytes);
+            tokio::task::spawn_blocking(work);
+            packing
+        });
         packing.finish().await.map(Some)
     }
 

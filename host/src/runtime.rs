@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTableError};
@@ -86,7 +86,16 @@ pub struct Runtime {
     linker: Arc<Linker<SandboxState>>,
     limits: Limits,
     cache: Option<Cache>,
+    /// Used sandboxes waiting to be torn down, by the next migration's preparation.
+    retired: Arc<Mutex<Vec<Store<SandboxState>>>>,
 }
+
+/// Work a preparation also does on its blocking thread, after mapping.
+pub(crate) type Alongside = Box<dyn FnOnce() + Send>;
+
+/// The most used sandboxes left waiting for a preparation to tear them down; with more,
+/// they are torn down on a blocking thread of their own.
+const RETIRED_MAX: usize = 2;
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,7 +305,14 @@ impl Runtime {
             .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?;
         let policy = format!("wasmig {} {ALLOWED_WASI:?}", env!("CARGO_PKG_VERSION"));
         let fingerprint = EngineFingerprint::of(&engine, &policy);
-        Ok(Runtime { engine, fingerprint, linker: Arc::new(linker), limits, cache: None })
+        Ok(Runtime {
+            engine,
+            fingerprint,
+            linker: Arc::new(linker),
+            limits,
+            cache: None,
+            retired: Arc::default(),
+        })
     }
 
     /// Takes compiled components from `cache` and stores what it compiles there.
@@ -405,10 +421,32 @@ impl Runtime {
     /// caller goes on (the executor prepares the next migration while one runs).
     /// [`Runtime::ready`] gives the result. Should the cache have lost the code since the
     /// migration was loaded, its file is compiled again, provided it still holds the bytes
-    /// that were validated.
+    /// that were validated. The same thread then tears down the sandboxes of earlier calls.
     pub fn prepare(&self, migration: &LoadedMigration) -> Preparing {
+        self.prepare_with(migration, None)
+    }
+
+    /// [`Runtime::prepare`], doing `alongside` on the same thread after mapping: one
+    /// hand-off to another thread per migration.
+    pub(crate) fn prepare_with(
+        &self,
+        migration: &LoadedMigration,
+        alongside: Option<Alongside>,
+    ) -> Preparing {
+        let idle = alongside.is_none()
+            && self.retired.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
+        let retired = Arc::clone(&self.retired);
+        let after = move || {
+            if let Some(alongside) = alongside {
+                alongside();
+            }
+            drop(std::mem::take(&mut *retired.lock().unwrap_or_else(PoisonError::into_inner)));
+        };
         let key = match &migration.code {
             Code::Resident(pre) => {
+                if !idle {
+                    tokio::task::spawn_blocking(after);
+                }
                 return Preparing(Pending::Ready(Prepared(pre.clone(), false)));
             }
             Code::Cached(key) => *key,
@@ -420,17 +458,9 @@ impl Runtime {
         // Linking (matching every import against the sandbox's) happens there too, off
         // the thread that runs the migration before.
         let task = tokio::task::spawn_blocking(move || {
-            if let Some(component) = cache.as_ref().and_then(|cache| cache.load(&engine, key)) {
-                return Ok((link(&linker, &component), None));
-            }
-            let compiled =
-                compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Code)?;
-            match compiled.found {
-                Found::Component { component, .. } => {
-                    Ok((link(&linker, &component), Some(compiled.checksum)))
-                }
-                Found::Validated(_) => unreachable!("validation records are not asked for"),
-            }
+            let mapped = map(&engine, fingerprint, cache.as_ref(), &linker, key, &path, limit);
+            after();
+            mapped
         });
         Preparing(Pending::Mapping { task, migration: Identity::of(migration) })
     }
@@ -524,10 +554,20 @@ impl Runtime {
         };
         let result = stopped.map_err(|stopped| self.stop(&stopped, store.data()));
         let parts = store.data_mut().take_parts();
-        // Tearing the instance down (unmapping its memories and stack) is left to a
-        // blocking thread: the migration's bookkeeping need not wait for it.
-        tokio::task::spawn_blocking(move || drop(store));
+        self.retire(store);
         (result, parts)
+    }
+
+    /// Leaves a used sandbox to be torn down (its memories and stack unmapped) off the
+    /// migration's thread: by the next preparation, or on a blocking thread of its own
+    /// once more are waiting than [`RETIRED_MAX`].
+    fn retire(&self, store: Store<SandboxState>) {
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.push(store);
+        if retired.len() > RETIRED_MAX {
+            let stores = std::mem::take(&mut *retired);
+            tokio::task::spawn_blocking(move || drop(stores));
+        }
     }
 
     fn store(
@@ -632,6 +672,29 @@ fn link(
         .map_err(|e| format!("unsupported imports: {}", chain(&e)))?;
     MigrationComponentPre::new(instance_pre)
         .map_err(|e| format!("does not export the wasmig:migration world: {}", chain(&e)))
+}
+
+/// The code of the migration under `key` in `cache`, linked against the sandbox, or its
+/// file at `path` compiled again when the cache lost it (with the file's checksum then).
+fn map(
+    engine: &Engine,
+    fingerprint: EngineFingerprint,
+    cache: Option<&Cache>,
+    linker: &Linker<SandboxState>,
+    key: Key,
+    path: &Path,
+    limit: u64,
+) -> std::result::Result<Mapped, Refused> {
+    if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
+        return Ok((link(linker, &component), None));
+    }
+    let compiled = compile(engine, fingerprint, cache, path, limit, Reuse::Code)?;
+    match compiled.found {
+        Found::Component { component, .. } => {
+            Ok((link(linker, &component), Some(compiled.checksum)))
+        }
+        Found::Validated(_) => unreachable!("validation records are not asked for"),
+    }
 }
 
 /// Waits until the call has used `limit` of time outside the database.

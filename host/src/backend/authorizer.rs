@@ -5,11 +5,9 @@
 //! The text guard ([`super::guard`]) gives the clear message; this is what holds when the
 //! text is read differently, because SQLite itself refuses to prepare the statement. While
 //! wasmig's own statements run, the [`Guard`] is in [`Mode::Host`] and allows everything;
-//! around each guest statement it is in [`Mode::Guest`] or [`Mode::Preview`]. Guest
-//! statements are never taken from sqlx's statement cache (they are prepared afresh), so
-//! each one is authorized in the mode it runs in.
-//!
-//! This module and [`crate::cache`]'s artefact loader are the only `unsafe` in wasmig.
+//! around each guest statement it is in [`Mode::Guest`] or [`Mode::Preview`]. Every
+//! statement is prepared afresh ([`super::embedded`] caches none), so each one is
+//! authorized in the mode it runs in.
 
 #![allow(unsafe_code)]
 
@@ -19,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libsqlite3_sys as ffi;
-use sqlx::sqlite::SqliteConnection;
+
+use super::embedded::Database;
 
 /// Who the statement being prepared belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +32,7 @@ pub(super) enum Mode {
     Preview = 2,
 }
 
-/// The state the authorizer and progress handler read, shared with the connection's
-/// worker thread.
+/// The state the authorizer and progress handler read.
 #[derive(Debug, Default)]
 pub(super) struct Guard {
     mode: AtomicU8,
@@ -96,60 +94,28 @@ impl Guard {
     }
 }
 
-/// The authorizer's registration on one connection; [`Registration::remove`] ends it.
-#[derive(Debug)]
-pub(super) struct Registration {
-    /// The pointer SQLite holds, from [`Arc::into_raw`]; reclaimed by `remove`.
-    raw: *const Guard,
-}
-
-// SAFETY: the pointer is only dereferenced by SQLite's callbacks (on the connection's
-// worker thread) and reclaimed in `remove`; `Guard` itself is `Sync`.
-unsafe impl Send for Registration {}
-
-/// Installs `guard` as the authorizer (and, with `time_limits`, the progress handler) of
-/// `conn`.
-pub(super) async fn install(
-    conn: &mut SqliteConnection,
-    guard: &Arc<Guard>,
-    time_limits: bool,
-) -> Result<Registration, sqlx::Error> {
-    let mut handle = conn.lock_handle().await?;
-    if time_limits {
-        let progress = Arc::clone(guard);
-        // Every 1000 virtual machine instructions: a few microseconds.
-        handle.set_progress_handler(1000, move || progress.keep_going());
-    }
-    let raw = Arc::into_raw(Arc::clone(guard));
-    // SAFETY: the handle is locked away from the worker thread, so nothing else calls into
-    // this connection meanwhile. `raw` stays valid until `remove` reclaims it, which first
-    // unregisters the callback; if the connection is dropped instead, the reference is
-    // leaked rather than freed while SQLite may still call back.
+/// Installs `guard` as the authorizer of `db` (and, with `time_limits`, its progress
+/// handler, else none), for as long as the connection is open.
+pub(super) fn install(db: &mut Database, guard: &Arc<Guard>, time_limits: bool) {
+    let data = Arc::as_ptr(guard).cast_mut().cast::<c_void>();
+    let raw = db.handle_for_callbacks(Box::new(Arc::clone(guard)));
+    let handler: Option<unsafe extern "C" fn(*mut c_void) -> c_int> =
+        time_limits.then_some(progress);
+    // SAFETY: the connection holds a reference to the guard until it is closed, and SQLite
+    // calls back only while it is open, so `data` is valid in every callback; the callbacks
+    // only read through it (`Guard` is `Sync`).
     unsafe {
-        ffi::sqlite3_set_authorizer(
-            handle.as_raw_handle().as_ptr(),
-            Some(authorize),
-            raw.cast_mut().cast::<c_void>(),
-        );
+        ffi::sqlite3_set_authorizer(raw, Some(authorize), data);
+        // Every 1000 virtual machine instructions: a few microseconds.
+        ffi::sqlite3_progress_handler(raw, if time_limits { 1000 } else { 0 }, handler, data);
     }
-    Ok(Registration { raw })
 }
 
-impl Registration {
-    /// Unregisters the authorizer and frees its state.
-    pub(super) async fn remove(self, conn: &mut SqliteConnection) {
-        let Ok(mut handle) = conn.lock_handle().await else { return };
-        // SAFETY: locked as in `install`; once unregistered SQLite never calls back with
-        // `raw`, so its reference can be given back.
-        unsafe {
-            ffi::sqlite3_set_authorizer(
-                handle.as_raw_handle().as_ptr(),
-                None,
-                std::ptr::null_mut(),
-            );
-            drop(Arc::from_raw(self.raw));
-        }
-    }
+/// The progress handler SQLite calls while a statement runs: non-zero interrupts it.
+unsafe extern "C" fn progress(data: *mut c_void) -> c_int {
+    // SAFETY: `data` is the `Guard` registered by `install`, alive while registered.
+    let guard = unsafe { &*data.cast::<Guard>() };
+    c_int::from(!guard.keep_going())
 }
 
 /// The authorizer SQLite calls while preparing a statement.

@@ -6,6 +6,7 @@
 //! A new backend is a file implementing [`Backend`] plus one line in [`BACKENDS`].
 
 mod authorizer;
+mod embedded;
 pub mod guard;
 mod mysql;
 mod postgres;
@@ -553,10 +554,20 @@ impl RowsUnder {
         row: &R,
         value: fn(&R, usize) -> Result<Value, SqlError>,
     ) -> Result<(), SqlError> {
-        if self.rows.rows.is_empty() {
-            self.rows.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-        }
         let cells = (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>()?;
+        self.push_cells(|| row.columns().iter().map(|c| c.name().to_string()).collect(), cells)
+    }
+
+    /// Adds a row of `cells`, whose column names `columns` gives, or refuses once the
+    /// result is too big.
+    fn push_cells(
+        &mut self,
+        columns: impl FnOnce() -> Vec<String>,
+        cells: Vec<Value>,
+    ) -> Result<(), SqlError> {
+        if self.rows.rows.is_empty() {
+            self.rows.columns = columns();
+        }
         let size = cells
             .iter()
             .map(|cell| {

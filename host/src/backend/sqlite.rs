@@ -1,19 +1,17 @@
-//! SQLite, embedded through sqlx: wasmig's default backend.
+//! SQLite, embedded: wasmig's default backend. Statements run on the calling thread
+//! through SQLite's C API ([`super::embedded`]); URLs are sqlx's `sqlite:` URLs.
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{Connection as _, Row};
-
 use super::authorizer::{self, Guard, Mode};
+use super::embedded::{Database, Open};
 use super::{
     Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Purpose, Registration, Rows, SqlError, Syntax, TimeLimits, Value,
-    cell_type, sqlx_statements,
+    Placeholders, Profile, Purpose, Registration, Rows, RowsUnder, SqlError, Syntax, TimeLimits,
+    Value,
 };
 use crate::error::{Error, Result};
 
@@ -68,65 +66,113 @@ static PROFILE: Profile = Profile {
 /// A connection to a SQLite file (or in-memory database).
 #[derive(Debug)]
 struct Sqlite {
-    conn: SqliteConnection,
+    db: Database,
     /// `<database file>.lock`, or `None` for an in-memory database nobody else can see.
     lock_path: Option<PathBuf>,
     /// The lock file while the run lock is held; the kernel releases it if the process dies.
     lock: Option<File>,
     /// What the authorizer enforces, and for whom.
     guard: Arc<Guard>,
-    /// The authorizer's registration, removed when the connection closes.
-    registration: Option<authorizer::Registration>,
     /// `[limits] statement_seconds`, if set.
     statement_time: Option<Duration>,
 }
 
 fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
     Box::pin(async move {
-        let fail = super::cannot_connect(url);
-        let mut options = SqliteConnectOptions::from_str(url)
-            .map_err(fail)?
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let lock_path = lock_path(url, &options);
-        if access == Access::ReadOnly {
-            if !options.get_filename().exists() {
-                options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(fail)?;
+        let fail = |e: SqlError| Error::database(format!("cannot connect to {url}"), e);
+        let target = Target::parse(url).map_err(|e| fail(SqlError::new(e)))?;
+        let lock_path = target.file.as_ref().map(|file| {
+            let mut name = file.as_os_str().to_owned();
+            name.push(".lock");
+            PathBuf::from(name)
+        });
+        let (uri, open) = match (&target.file, access) {
+            // Reading a file that does not exist yet: an empty database, nothing created.
+            (Some(file), Access::ReadOnly) if !file.exists() => {
+                (":memory:".to_string(), Open::Existing)
             }
+            (_, Access::ReadOnly) => (target.uri, Open::Existing),
+            (_, Access::ReadWrite) => (target.uri, Open::Create),
+        };
+        let mut db = Database::open(&uri, open).map_err(fail)?;
+        db.busy_timeout(BUSY_TIMEOUT);
+        db.run("PRAGMA foreign_keys = ON", &[], |_| Ok(())).map_err(fail)?;
+        if access == Access::ReadOnly {
             // `query_only` rather than a read-only open: after a run was killed
             // mid-transaction, the first reader must roll the leftover journal back, which
             // a read-only connection cannot do. Statements still cannot write.
-            options = options.pragma("query_only", "ON");
-        } else {
-            options = options.create_if_missing(true);
+            db.run("PRAGMA query_only = ON", &[], |_| Ok(())).map_err(fail)?;
         }
-        let mut conn = SqliteConnection::connect_with(&options).await.map_err(fail)?;
         let guard = Arc::new(Guard::default());
-        let registration = authorizer::install(&mut conn, &guard, false).await.map_err(fail)?;
-        let sqlite = Sqlite {
-            conn,
-            lock_path,
-            lock: None,
-            guard,
-            registration: Some(registration),
-            statement_time: None,
-        };
+        authorizer::install(&mut db, &guard, false);
+        let sqlite = Sqlite { db, lock_path, lock: None, guard, statement_time: None };
         Ok(Box::new(sqlite) as Box<dyn Backend>)
     })
 }
 
-/// `<database file>.lock`, or `None` for an in-memory database.
-fn lock_path(url: &str, options: &SqliteConnectOptions) -> Option<PathBuf> {
-    let path = options.get_filename();
-    if path.as_os_str().is_empty()
-        || path.to_string_lossy().starts_with(':')
-        || url.contains("mode=memory")
-    {
-        return None;
+/// What a `sqlite:` URL names.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    /// What SQLite opens: a `file:` URI carrying the URL's parameters, or `:memory:`.
+    uri: String,
+    /// The database file, or `None` for an in-memory database.
+    file: Option<PathBuf>,
+}
+
+impl Target {
+    /// Reads `sqlite://PATH[?PARAMS]`, `sqlite:PATH[?PARAMS]` or `sqlite::memory:`. PATH
+    /// may percent-encode `?`, `#` and `%`; PARAMS are SQLite's URI parameters (`mode`,
+    /// `cache`, `immutable`, `vfs`).
+    fn parse(url: &str) -> std::result::Result<Self, String> {
+        let rest = url.strip_prefix("sqlite:").ok_or("not a sqlite: URL")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, params) = match rest.split_once('?') {
+            Some((path, params)) => (path, Some(params)),
+            None => (rest, None),
+        };
+        let decoded = percent_decode(path)?;
+        let memory = path.is_empty()
+            || path == ":memory:"
+            || params.is_some_and(|p| p.split('&').any(|kv| kv == "mode=memory"));
+        if memory {
+            return Ok(Target { uri: ":memory:".to_string(), file: None });
+        }
+        // The path as a `file:` URI: an absolute path after an empty authority; `?`, `#`
+        // and `%` encoded, as SQLite decodes them.
+        let mut uri = String::from(if decoded.starts_with('/') { "file://" } else { "file:" });
+        for c in decoded.chars() {
+            match c {
+                '?' => uri.push_str("%3f"),
+                '#' => uri.push_str("%23"),
+                '%' => uri.push_str("%25"),
+                c => uri.push(c),
+            }
+        }
+        if let Some(params) = params.filter(|p| !p.is_empty()) {
+            uri.push('?');
+            uri.push_str(params);
+        }
+        Ok(Target { uri, file: Some(PathBuf::from(decoded)) })
     }
-    let mut name = path.as_os_str().to_owned();
-    name.push(".lock");
-    Some(PathBuf::from(name))
+}
+
+/// `text` with its `%XX` escapes decoded.
+fn percent_decode(text: &str) -> std::result::Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let byte = hex.ok_or_else(|| format!("bad percent escape in `{text}`"))?;
+            decoded.push(byte);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| format!("`{text}` is not UTF-8 once decoded"))
 }
 
 #[async_trait::async_trait]
@@ -135,7 +181,25 @@ impl Backend for Sqlite {
         &PROFILE
     }
 
-    sqlx_statements!(None::<i64>, value);
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+    ) -> BoxFuture<'a, Result<u64, SqlError>> {
+        let done = self.db.run(sql, params, |_| Ok(()));
+        Box::pin(std::future::ready(done))
+    }
+
+    fn query<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+        max_bytes: u64,
+    ) -> BoxFuture<'a, Result<Rows, SqlError>> {
+        let mut rows = RowsUnder::new(max_bytes);
+        let done = self.db.run(sql, params, |row| rows.push_cells(|| row.columns(), row.values()));
+        Box::pin(std::future::ready(done.map(|_| rows.into_rows())))
+    }
 
     fn guest(&mut self, purpose: Option<Purpose>) {
         let mode = match purpose {
@@ -164,15 +228,11 @@ impl Backend for Sqlite {
 
     async fn set_time_limits(&mut self, limits: &TimeLimits) -> Result<(), SqlError> {
         if let Some(wait) = limits.lock_wait {
-            let pragma = format!("PRAGMA busy_timeout = {}", wait.as_millis());
-            super::raw(&pragma).execute(&mut self.conn).await?;
+            self.db.busy_timeout(wait);
         }
         if limits.statement.is_some() {
             self.statement_time = limits.statement;
-            if let Some(registration) = self.registration.take() {
-                registration.remove(&mut self.conn).await;
-            }
-            self.registration = Some(authorizer::install(&mut self.conn, &self.guard, true).await?);
+            authorizer::install(&mut self.db, &self.guard, true);
         }
         Ok(())
     }
@@ -193,35 +253,66 @@ impl Backend for Sqlite {
         }
     }
 
-    async fn close(mut self: Box<Self>) {
-        if let Some(registration) = self.registration.take() {
-            registration.remove(&mut self.conn).await;
-        }
-        let _ = self.conn.close().await;
-    }
-}
-
-/// A SQLite cell as a WIT value, by its declared (or stored) type.
-fn value(row: &SqliteRow, index: usize) -> Result<Value, SqlError> {
-    let Some(type_name) = cell_type(row, index)? else { return Ok(Value::Null) };
-    Ok(match type_name.as_str() {
-        "INTEGER" | "INT8" | "BIGINT" => Value::Integer(row.try_get(index)?),
-        "BOOLEAN" => Value::Boolean(row.try_get(index)?),
-        "REAL" | "FLOAT" | "DOUBLE" => Value::Real(row.try_get(index)?),
-        "BLOB" => Value::Blob(row.try_get(index)?),
-        "NUMERIC" => match row.try_get::<i64, _>(index) {
-            Ok(v) => Value::Integer(v),
-            Err(_) => Value::Real(row.try_get(index)?),
-        },
-        _ => Value::Text(row.try_get_unchecked(index)?),
-    })
+    async fn close(self: Box<Self>) {}
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::time::Duration;
 
+    use super::Target;
     use crate::backend::{Access, Connection, Purpose, TimeLimits, Value};
+
+    #[test]
+    fn urls_become_sqlite_uris() {
+        let file =
+            |uri: &str, path: &str| Target { uri: uri.into(), file: Some(PathBuf::from(path)) };
+        let memory = Target { uri: ":memory:".into(), file: None };
+        let cases = [
+            ("sqlite://wasmig.db", file("file:wasmig.db", "wasmig.db")),
+            ("sqlite:data/app.db?mode=rwc", file("file:data/app.db?mode=rwc", "data/app.db")),
+            ("sqlite:///p/app.db", file("file:///p/app.db", "/p/app.db")),
+            ("sqlite://a%3Fb%25.db", file("file:a%3fb%25.db", "a?b%.db")),
+            ("sqlite::memory:", memory),
+            ("sqlite://x.db?mode=memory", Target { uri: ":memory:".into(), file: None }),
+        ];
+        for (url, target) in cases {
+            assert_eq!(Target::parse(url).as_ref(), Ok(&target), "{url}");
+        }
+        assert!(Target::parse("sqlite://x%zz.db").unwrap_err().contains("percent escape"));
+    }
+
+    #[tokio::test]
+    async fn several_statements_run_in_turn_and_count_only_their_own_changes() {
+        let mut conn = Connection::open("sqlite::memory:", Access::ReadWrite).await.unwrap();
+        let setup = "CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (1), (2); \
+                     CREATE TABLE u (n); -- a comment\n INSERT INTO u SELECT n FROM t;";
+        assert_eq!(conn.execute(setup, &[]).await.unwrap(), 4);
+        // A statement that changes nothing counts nothing, even after one that did.
+        assert_eq!(conn.execute("CREATE INDEX i ON u (n)", &[]).await.unwrap(), 0);
+        let params = [Value::Integer(3), Value::Text("x".into()), Value::Integer(3)];
+        let both = "INSERT INTO t VALUES (?); INSERT INTO u VALUES (?), (?)";
+        assert_eq!(conn.execute(both, &params).await.unwrap(), 3);
+        let few = conn.execute("INSERT INTO t VALUES (?)", &[]).await.unwrap_err();
+        assert!(few.message.contains("1 placeholders but 0"), "{}", few.message);
+        let many = conn.execute("INSERT INTO t VALUES (?)", &params).await.unwrap_err();
+        assert!(many.message.contains("2 more parameter values"), "{}", many.message);
+        let few = [Value::Integer(4)];
+        let many = conn.execute("SELECT 2; SELECT 1", &few).await.unwrap_err();
+        assert!(many.message.contains("1 more parameter values"), "{}", many.message);
+        let duplicate = conn.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap_err();
+        assert_eq!(duplicate.code.as_deref(), Some("2067"), "SQLITE_CONSTRAINT_UNIQUE");
+        assert!(duplicate.message.contains("UNIQUE constraint failed"), "{}", duplicate.message);
+        let rows = conn.query("SELECT count(*) FROM t; SELECT count(*) FROM u", &[]).await.unwrap();
+        assert_eq!(rows.rows, vec![vec![Value::Integer(3)], vec![Value::Integer(4)]]);
+        let empty = conn.query("SELECT n FROM t WHERE n > 9", &[]).await.unwrap();
+        assert!(empty.rows.is_empty());
+        let blobs = [Value::Blob(Vec::new()), Value::Text(String::new())];
+        let rows = conn.query("SELECT ?, ?, 'é'", &blobs).await.unwrap();
+        assert_eq!(rows.rows[0][..2], blobs);
+        assert_eq!(rows.rows[0][2], Value::Text("é".into()));
+    }
 
     /// Runs `sql` as a guest's statement, bypassing the text guard, so that only SQLite's
     /// authorizer stands in the way.
