@@ -82,9 +82,22 @@ impl Packing {
         (Packing { result }, Box::new(work))
     }
 
+    /// [`Packing::new`], its work started on a blocking thread of its own.
+    fn start(m: &LoadedMigration, max_bytes: u64) -> Self {
+        let (packing, work) = Self::new(m, max_bytes);
+        tokio::task::spawn_blocking(work);
+        packing
+    }
+
     async fn finish(self) -> Result<ledger::Packed> {
         self.result.await.map_err(|_| Error::Runtime("the compress task failed".into()))?
     }
+}
+
+/// The most a step's component may compress to for it to be stored with its ledger row;
+/// `None` when nothing is stored: storing is off (`store_artefacts`), or it goes backwards.
+fn packing_limit(store_artefacts: Option<u64>, step: &Step) -> Option<u64> {
+    store_artefacts.filter(|_| step.direction == Direction::Forwards)
 }
 
 /// Runs steps on one connection.
@@ -138,20 +151,14 @@ impl<'a> Executor<'a> {
         // So is the component it stores with its ledger row read and compressed.
         let store_artefacts = self.store_artefacts.filter(|_| mode != Mode::Preview);
         let prepare = |step: &Step| {
-            let packing = store_artefacts
-                .filter(|_| step.direction == Direction::Forwards)
-                .map(|max_bytes| Packing::new(&step.migration, max_bytes));
-            let (packing, work) = packing.unzip();
-            let code = match mode {
-                Mode::Fake => {
-                    if let Some(work) = work {
-                        tokio::task::spawn_blocking(work);
-                    }
-                    None
-                }
-                _ => Some(self.runtime.prepare_with(&step.migration, work)),
-            };
-            Ahead { code, packing }
+            let max_bytes = packing_limit(store_artefacts, step);
+            if mode == Mode::Fake {
+                let packing = max_bytes.map(|max_bytes| Packing::start(&step.migration, max_bytes));
+                return Ahead { code: None, packing };
+            }
+            let (packing, work) =
+                max_bytes.map(|max_bytes| Packing::new(&step.migration, max_bytes)).unzip();
+            Ahead { code: Some(self.runtime.prepare_with(&step.migration, work)), packing }
         };
         let mut next = steps.first().map(prepare);
         for (index, step) in steps.iter().enumerate() {
@@ -176,13 +183,7 @@ impl<'a> Executor<'a> {
                     self.live(step, preparing, packing, &mut trace, batch.is_some()).await
                 }
                 Mode::Preview => self.preview(step, preparing, &mut trace).await,
-                Mode::Fake => match self.packed(step, packing).await {
-                    Ok(packed) => match record(self.conn(), m, false).await {
-                        Ok(()) => self.store(m, packed, &mut trace).await,
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
-                },
+                Mode::Fake => self.fake(step, packing, &mut trace).await,
             };
             let outcome = match (&result, mode, step.direction) {
                 (Err(_), ..) => Outcome::Failed,
@@ -403,16 +404,22 @@ impl<'a> Executor<'a> {
         step: &Step,
         packing: Option<Packing>,
     ) -> Result<Option<ledger::Packed>> {
-        let Some(max_bytes) = self.store_artefacts else { return Ok(None) };
-        if step.direction == Direction::Backwards {
-            return Ok(None);
-        }
-        let packing = packing.unwrap_or_else(|| {
-            let (packing, work) = Packing::new(&step.migration, max_bytes);
-            tokio::task::spawn_blocking(work);
-            packing
-        });
+        let Some(max_bytes) = packing_limit(self.store_artefacts, step) else { return Ok(None) };
+        let packing = packing.unwrap_or_else(|| Packing::start(&step.migration, max_bytes));
         packing.finish().await.map(Some)
+    }
+
+    /// Records `step` as applied without running it, its component stored as a live run
+    /// stores it.
+    async fn fake(
+        &mut self,
+        step: &Step,
+        packing: Option<Packing>,
+        trace: &mut Trace,
+    ) -> Result<()> {
+        let packed = self.packed(step, packing).await?;
+        record(self.conn(), &step.migration, false).await?;
+        self.store(&step.migration, packed, trace).await
     }
 
     /// Stores the component of `m` with its ledger row, in the same transaction, unless

@@ -101,10 +101,10 @@ impl Database {
         let mut params = params;
         let mut changed = 0;
         while !rest.is_empty() {
-            let Some((statement, tail)) = self.prepare(rest)? else { break };
+            let (statement, tail) = self.prepare(rest)?;
             rest = tail;
             let Some(statement) = statement else { continue };
-            params = statement.bind(params).map_err(|e| self.error_or(e))?;
+            params = statement.bind(params, self)?;
             // Too many values is found before the last statement runs.
             if rest.trim_ascii().is_empty() {
                 left_over(params)?;
@@ -116,12 +116,8 @@ impl Database {
     }
 
     /// Prepares the first statement of `sql`: the statement (`None` for only whitespace
-    /// or comments) and the text after it, or `None` when nothing was consumed.
-    #[allow(clippy::type_complexity)]
-    fn prepare<'s>(
-        &mut self,
-        sql: &'s [u8],
-    ) -> Result<Option<(Option<Statement>, &'s [u8])>, SqlError> {
+    /// or comments) and the text after it.
+    fn prepare<'s>(&mut self, sql: &'s [u8]) -> Result<(Option<Statement>, &'s [u8]), SqlError> {
         let length = c_int::try_from(sql.len())
             .map_err(|_| SqlError::new("the statement is longer than SQLite takes (2 GiB)"))?;
         let (mut raw, mut tail) = (ptr::null_mut(), ptr::null());
@@ -147,10 +143,9 @@ impl Database {
             let offset = unsafe { tail.offset_from(sql.as_ptr().cast::<c_char>()) };
             usize::try_from(offset).unwrap_or(sql.len()).min(sql.len())
         };
-        if consumed == 0 {
-            return Ok(None);
-        }
-        Ok(Some((statement, &sql[consumed..])))
+        // Nothing consumed means nothing left that SQLite reads as a statement.
+        let tail = if consumed == 0 { &[] } else { &sql[consumed..] };
+        Ok((statement, tail))
     }
 
     /// Steps `statement` to its end; gives the rows it changed itself (not those of the
@@ -191,11 +186,6 @@ impl Database {
             }
         }
     }
-
-    /// `error` if SQLite has none to say, else SQLite's.
-    fn error_or(&self, error: Option<SqlError>) -> SqlError {
-        error.unwrap_or_else(|| self.error())
-    }
 }
 
 impl Drop for Database {
@@ -230,17 +220,17 @@ impl Drop for Statement {
 
 impl Statement {
     /// Binds the first of `params` to the statement's placeholders; gives those left for
-    /// the statements after it. `Err(None)` means SQLite's own error says why.
-    fn bind<'p>(&self, params: &'p [Value]) -> Result<&'p [Value], Option<SqlError>> {
+    /// the statements after it. `db` is the statement's connection, for SQLite's error.
+    fn bind<'p>(&self, params: &'p [Value], db: &Database) -> Result<&'p [Value], SqlError> {
         let raw = self.0.as_ptr();
         // SAFETY: the statement is prepared.
         let wanted = unsafe { ffi::sqlite3_bind_parameter_count(raw) };
         let wanted = usize::try_from(wanted).unwrap_or_default();
         if wanted > params.len() {
-            return Err(Some(SqlError::new(format!(
+            return Err(SqlError::new(format!(
                 "the statement has {wanted} placeholders but {} parameter values were given",
                 params.len()
-            ))));
+            )));
         }
         let (mine, rest) = params.split_at(wanted);
         for (index, value) in (1..).zip(mine) {
@@ -273,7 +263,7 @@ impl Statement {
                 }
             };
             if code != ffi::SQLITE_OK {
-                return Err(None);
+                return Err(db.error());
             }
         }
         Ok(rest)

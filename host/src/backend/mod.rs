@@ -83,8 +83,7 @@ pub struct Capabilities {
     /// Whether the database itself refuses a migration's changes to wasmig's own tables
     /// (SQLite's authorizer). Where it does not, the executor compares the ledger before
     /// and after each migration. Where it does, it checks each statement as it is
-    /// prepared, so statements are never taken from sqlx's statement cache: each is
-    /// checked in the mode it runs in.
+    /// prepared, in the mode it runs in.
     pub guards_own_tables: bool,
 }
 
@@ -190,11 +189,6 @@ pub trait Backend: Send + fmt::Debug {
     /// What the backend is: its dialect, capabilities and ledger SQL.
     fn profile(&self) -> &'static Profile;
 
-    /// Whether prepared statements may be cached (see [`Capabilities::guards_own_tables`]).
-    fn cached(&self) -> bool {
-        !self.profile().capabilities.guards_own_tables
-    }
-
     /// Runs a statement that returns no rows; gives the number of rows affected. Without
     /// parameters the statement is sent unprepared, so several may be sent at once.
     fn execute<'a>(
@@ -270,7 +264,7 @@ fn registration(url: &str) -> Result<&'static Registration> {
 }
 
 /// The error of a failed connection to `url`, its password hidden.
-fn cannot_connect(url: &str) -> impl Fn(sqlx::Error) -> Error + Copy + '_ {
+fn cannot_connect<E: Into<SqlError>>(url: &str) -> impl Fn(E) -> Error + Copy + '_ {
     move |e| Error::database(format!("cannot connect to {}", redact(url)), e.into())
 }
 
@@ -469,20 +463,19 @@ impl Connection {
 }
 
 /// A query of `sql` with `params` bound by position; `$null` is what a `Value::Null` binds
-/// as; `$cached` whether the prepared statement may come from (and go to) sqlx's cache.
+/// as.
 macro_rules! bind {
-    ($sql:expr, $params:expr, $null:expr, $cached:expr) => {
-        $params.iter().fold(
-            sqlx::query(sqlx::AssertSqlSafe($sql.to_string())).persistent($cached),
-            |query, param| match param.clone() {
+    ($sql:expr, $params:expr, $null:expr) => {
+        $params.iter().fold(sqlx::query(sqlx::AssertSqlSafe($sql.to_string())), |query, param| {
+            match param.clone() {
                 Value::Null => query.bind($null),
                 Value::Integer(v) => query.bind(v),
                 Value::Real(v) => query.bind(v),
                 Value::Text(v) => query.bind(v),
                 Value::Blob(v) => query.bind(v),
                 Value::Boolean(v) => query.bind(v),
-            },
-        )
+            }
+        })
     };
 }
 use bind;
@@ -501,7 +494,7 @@ macro_rules! sqlx_statements {
                 let done = if params.is_empty() {
                     super::raw(sql).execute(&mut self.conn).await?
                 } else {
-                    super::bind!(sql, params, $null, self.cached()).execute(&mut self.conn).await?
+                    super::bind!(sql, params, $null).execute(&mut self.conn).await?
                 };
                 Ok(done.rows_affected())
             })
@@ -516,8 +509,7 @@ macro_rules! sqlx_statements {
             Box::pin(async move {
                 use futures::TryStreamExt as _;
                 let mut rows = super::RowsUnder::new(max_bytes);
-                let cached = self.cached();
-                let mut stream = super::bind!(sql, params, $null, cached).fetch(&mut self.conn);
+                let mut stream = super::bind!(sql, params, $null).fetch(&mut self.conn);
                 while let Some(row) = stream.try_next().await? {
                     rows.push(&row, $value)?;
                 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
 use super::authorizer::{self, Guard, Mode};
 use super::embedded::{Database, Open};
 use super::{
@@ -79,7 +81,7 @@ struct Sqlite {
 
 fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
     Box::pin(async move {
-        let fail = |e: SqlError| Error::database(format!("cannot connect to {url}"), e);
+        let fail = super::cannot_connect::<SqlError>(url);
         let target = Target::parse(url).map_err(|e| fail(SqlError::new(e)))?;
         let lock_path = target.file.as_ref().map(|file| {
             let mut name = file.as_os_str().to_owned();
@@ -130,7 +132,9 @@ impl Target {
             Some((path, params)) => (path, Some(params)),
             None => (rest, None),
         };
-        let decoded = percent_decode(path)?;
+        let decoded = percent_decode_str(path)
+            .decode_utf8()
+            .map_err(|_| format!("`{path}` is not UTF-8 once its %-escapes are decoded"))?;
         let memory = path.is_empty()
             || path == ":memory:"
             || params.is_some_and(|p| p.split('&').any(|kv| kv == "mode=memory"));
@@ -139,41 +143,18 @@ impl Target {
         }
         // The path as a `file:` URI: an absolute path after an empty authority; `?`, `#`
         // and `%` encoded, as SQLite decodes them.
-        let mut uri = String::from(if decoded.starts_with('/') { "file://" } else { "file:" });
-        for c in decoded.chars() {
-            match c {
-                '?' => uri.push_str("%3f"),
-                '#' => uri.push_str("%23"),
-                '%' => uri.push_str("%25"),
-                c => uri.push(c),
-            }
-        }
+        let authority = if decoded.starts_with('/') { "//" } else { "" };
+        let mut uri = format!("file:{authority}{}", utf8_percent_encode(&decoded, URI_PATH));
         if let Some(params) = params.filter(|p| !p.is_empty()) {
             uri.push('?');
             uri.push_str(params);
         }
-        Ok(Target { uri, file: Some(PathBuf::from(decoded)) })
+        Ok(Target { uri, file: Some(PathBuf::from(decoded.as_ref())) })
     }
 }
 
-/// `text` with its `%XX` escapes decoded.
-fn percent_decode(text: &str) -> std::result::Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-            let byte = hex.ok_or_else(|| format!("bad percent escape in `{text}`"))?;
-            decoded.push(byte);
-            i += 3;
-        } else {
-            decoded.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(decoded).map_err(|_| format!("`{text}` is not UTF-8 once decoded"))
-}
+/// What a `file:` URI's path must escape for SQLite to read it back.
+const URI_PATH: &AsciiSet = &CONTROLS.add(b'?').add(b'#').add(b'%');
 
 #[async_trait::async_trait]
 impl Backend for Sqlite {
@@ -273,14 +254,32 @@ mod tests {
             ("sqlite://wasmig.db", file("file:wasmig.db", "wasmig.db")),
             ("sqlite:data/app.db?mode=rwc", file("file:data/app.db?mode=rwc", "data/app.db")),
             ("sqlite:///p/app.db", file("file:///p/app.db", "/p/app.db")),
-            ("sqlite://a%3Fb%25.db", file("file:a%3fb%25.db", "a?b%.db")),
+            ("sqlite://a%3Fb%25.db", file("file:a%3Fb%25.db", "a?b%.db")),
             ("sqlite::memory:", memory),
             ("sqlite://x.db?mode=memory", Target { uri: ":memory:".into(), file: None }),
         ];
         for (url, target) in cases {
             assert_eq!(Target::parse(url).as_ref(), Ok(&target), "{url}");
         }
-        assert!(Target::parse("sqlite://x%zz.db").unwrap_err().contains("percent escape"));
+        assert!(Target::parse("sqlite://x%ff.db").unwrap_err().contains("not UTF-8"));
+    }
+
+    #[tokio::test]
+    async fn a_url_opens_the_file_it_names_with_its_parameters() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/odd%3Fname%23.db?mode=rwc", dir.path().display());
+        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
+        conn.execute("CREATE TABLE t (n)", &[]).await.unwrap();
+        assert!(conn.try_lock().await.unwrap());
+        conn.close().await;
+        assert!(dir.path().join("odd?name#.db").is_file(), "the decoded name, created");
+        assert!(dir.path().join("odd?name#.db.lock").is_file());
+        // `mode=ro` is SQLite's own: it reads, and refuses to write.
+        let read_only = url.replace("mode=rwc", "mode=ro");
+        let mut conn = Connection::open(&read_only, Access::ReadWrite).await.unwrap();
+        assert!(conn.query("SELECT * FROM t", &[]).await.unwrap().rows.is_empty());
+        let error = conn.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap_err();
+        assert!(error.message.contains("readonly"), "{}", error.message);
     }
 
     #[tokio::test]
