@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 
 use crate::measure::{self, Execution, Stdout};
-use crate::workload::{FloorScripts, Project};
+use crate::workload::{FloorHistory, FloorScripts, Project};
 
 /// The wasmig binary under test.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ pub enum Contender {
     WasmigCold { caches: PathBuf },
     /// The `sqlite3` shell replaying the same statements and ledger rows: what SQLite
     /// itself costs, with no migration tool in between.
-    Floor { sqlite3: PathBuf, database: PathBuf, scripts: FloorScripts },
+    Floor { sqlite3: PathBuf, database: PathBuf, scripts: FloorScripts, history: FloorHistory },
     /// sqlx-cli on the same statements as reversible SQL migrations: a mainstream
     /// migration tool for comparison.
     SqlxCli { sqlx: PathBuf, folder: PathBuf, database: PathBuf },
@@ -115,7 +115,10 @@ impl Contender {
         match self {
             Contender::WasmigWarm { .. } => "wasmig warm",
             Contender::WasmigCold { .. } => "wasmig cold",
-            Contender::Floor { .. } => "floor (sqlite3)",
+            Contender::Floor { history: FloorHistory::LedgerOnly, .. } => "floor (sqlite3)",
+            Contender::Floor { history: FloorHistory::StoredComponents, .. } => {
+                "floor + stored components"
+            }
             Contender::SqlxCli { .. } => "sqlx-cli",
         }
     }
@@ -129,7 +132,7 @@ impl Contender {
                 let cache = tempfile::tempdir_in(caches).context("cannot create a cache dir")?;
                 wasmig.cycle(project, cache.path())
             }
-            Contender::Floor { sqlite3, database, scripts } => {
+            Contender::Floor { sqlite3, database, scripts, .. } => {
                 remove_database(database)?;
                 let run = |script: &Path| {
                     let mut command = Command::new(sqlite3);

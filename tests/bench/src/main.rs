@@ -11,8 +11,10 @@
 //!
 //! - **A**: `forwards all` then `backwards all` of `--n` migrations from an empty database, by
 //!   wasmig with a warm compile cache, wasmig with a cold one, the floor (the same statements
-//!   and ledger rows replayed by the `sqlite3` shell, one transaction per migration), and
-//!   sqlx-cli on the same statements as reversible SQL migrations (when `sqlx` is installed);
+//!   and ledger rows replayed by the `sqlite3` shell, one transaction per migration), the
+//!   floor that also stores each component with its ledger row as wasmig does by default,
+//!   and sqlx-cli on the same statements as reversible SQL migrations (when `sqlx` is
+//!   installed);
 //! - **B**: `check --format json` over `--check-n` pending migrations in five apps, warm cache;
 //! - the peak resident memory of wasmig's `forwards all` over both projects;
 //! - **C**: `forwards all` of `--fleet-n` migrations on each of `--fleet-targets` SQLite
@@ -47,7 +49,7 @@ use crate::cargo_build::Workspace;
 use crate::contender::{Contender, Wasmig, find_on_path, remove_database};
 use crate::measure::{Stdout, Summary};
 use crate::report::{Contenders, PeakRss, Ratios, Report};
-use crate::workload::Project;
+use crate::workload::{FloorHistory, Project};
 
 /// Fewer runs give a median that is mostly noise.
 const MIN_RUNS: usize = 5;
@@ -208,13 +210,20 @@ fn forwards_backwards(
     ];
     match find_on_path("sqlite3") {
         Some(sqlite3) => {
-            let folder = create_dir(&work.join("floor"))?;
-            let scripts = workload::write_floor_scripts(&folder, &project.migrations)?;
-            contenders.push(Contender::Floor {
-                sqlite3,
-                database: folder.join("floor.db"),
-                scripts,
-            });
+            let floors = [
+                ("floor", FloorHistory::LedgerOnly),
+                ("floor-stored", FloorHistory::StoredComponents),
+            ];
+            for (name, history) in floors {
+                let folder = create_dir(&work.join(name))?;
+                let scripts = workload::write_floor_scripts(&folder, &project.migrations, history)?;
+                contenders.push(Contender::Floor {
+                    sqlite3: sqlite3.clone(),
+                    database: folder.join("floor.db"),
+                    scripts,
+                    history,
+                });
+            }
         }
         None => note(notes, "floor skipped: `sqlite3` is not on PATH".to_owned()),
     }
@@ -236,8 +245,13 @@ fn forwards_backwards(
         }
     }
 
-    let mut figures =
-        Contenders { wasmig_warm: None, wasmig_cold: None, floor: None, sqlx_cli: None };
+    let mut figures = Contenders {
+        wasmig_warm: None,
+        wasmig_cold: None,
+        floor: None,
+        floor_stored_components: None,
+        sqlx_cli: None,
+    };
     let mut forwards_n_warm = 0;
     for (contender, cycles) in contenders.iter().zip(&cycles) {
         let walls: Vec<Duration> = cycles.iter().map(|cycle| cycle.wall).collect();
@@ -249,7 +263,10 @@ fn forwards_backwards(
                     cycles.iter().map(|cycle| cycle.forwards_max_rss_kib).max().unwrap_or(0);
             }
             Contender::WasmigCold { .. } => figures.wasmig_cold = summary,
-            Contender::Floor { .. } => figures.floor = summary,
+            Contender::Floor { history: FloorHistory::LedgerOnly, .. } => figures.floor = summary,
+            Contender::Floor { history: FloorHistory::StoredComponents, .. } => {
+                figures.floor_stored_components = summary;
+            }
             Contender::SqlxCli { .. } => figures.sqlx_cli = summary,
         }
     }

@@ -37,6 +37,9 @@ pub struct Contenders {
     pub wasmig_warm: Option<Summary>,
     pub wasmig_cold: Option<Summary>,
     pub floor: Option<Summary>,
+    /// The floor that also stores each migration's component with its ledger row, as
+    /// wasmig does by default.
+    pub floor_stored_components: Option<Summary>,
     pub sqlx_cli: Option<Summary>,
 }
 
@@ -53,6 +56,7 @@ pub struct PeakRss {
 #[derive(Debug, Serialize)]
 pub struct Ratios {
     pub warm_over_floor: Option<f64>,
+    pub warm_over_floor_stored_components: Option<f64>,
     pub warm_over_sqlx_cli: Option<f64>,
     pub cold_over_floor: Option<f64>,
 }
@@ -64,6 +68,10 @@ impl Ratios {
         };
         Ratios {
             warm_over_floor: ratio(contenders.wasmig_warm, contenders.floor),
+            warm_over_floor_stored_components: ratio(
+                contenders.wasmig_warm,
+                contenders.floor_stored_components,
+            ),
             warm_over_sqlx_cli: ratio(contenders.wasmig_warm, contenders.sqlx_cli),
             cold_over_floor: ratio(contenders.wasmig_cold, contenders.floor),
         }
@@ -94,6 +102,11 @@ impl fmt::Display for Report {
             ("wasmig warm", self.forwards_backwards_ms.wasmig_warm, self.n),
             ("wasmig cold", self.forwards_backwards_ms.wasmig_cold, self.n),
             ("floor (sqlite3)", self.forwards_backwards_ms.floor, self.n),
+            (
+                "floor + stored components",
+                self.forwards_backwards_ms.floor_stored_components,
+                self.n,
+            ),
             ("sqlx-cli", self.forwards_backwards_ms.sqlx_cli, self.n),
             (&*format!("check ({}, warm)", self.check_n), Some(self.check_ms), self.check_n),
         ];
@@ -122,6 +135,7 @@ impl fmt::Display for Report {
         rows.push(row(["", "", "", "", ""]));
         let ratios = [
             ("warm / floor", self.ratios.warm_over_floor),
+            ("warm / floor + stored components", self.ratios.warm_over_floor_stored_components),
             ("warm / sqlx-cli", self.ratios.warm_over_sqlx_cli),
             ("cold / floor", self.ratios.cold_over_floor),
         ];

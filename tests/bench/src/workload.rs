@@ -25,6 +25,13 @@ const ROWS: u32 = 10;
 /// The name of the custom section that makes each copy of the component distinct.
 const SECTION_NAME: &str = "wasmig-bench";
 
+/// wasmig's compression level for the components it stores (`ZSTD_LEVEL` in host/src/ledger.rs).
+const ZSTD_LEVEL: i32 = 1;
+
+/// The table wasmig keeps applied components in, as its SQLite backend creates it.
+const FLOOR_ARTEFACTS: &str = "CREATE TABLE IF NOT EXISTS wasmig_artefacts (\
+checksum TEXT PRIMARY KEY, size INTEGER NOT NULL, zstd BLOB NOT NULL)";
+
 /// The ledger of the floor: the columns, key and defaults of wasmig's SQLite ledger, so
 /// the floor pays for the same bookkeeping row per migration.
 const FLOOR_LEDGER: &str = "CREATE TABLE IF NOT EXISTS wasmig_migrations (\
@@ -40,6 +47,8 @@ pub struct Migration {
     pub id: String,
     /// sha256 hex of the component file, as wasmig's ledger stores it.
     pub checksum: String,
+    /// The component file.
+    pub path: PathBuf,
 }
 
 impl Migration {
@@ -100,7 +109,7 @@ pub fn write_project(
             let path = dir.join(format!("{id}_bench_{k}.wasm"));
             fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
             let checksum = hex::encode(Sha256::digest(&bytes));
-            migrations.push(Migration { app: (*app).to_owned(), id, checksum });
+            migrations.push(Migration { app: (*app).to_owned(), id, checksum, path });
         }
     }
     let config_path = root.join("wasmig.toml");
@@ -147,10 +156,29 @@ pub struct FloorScripts {
     pub backwards: PathBuf,
 }
 
+/// What the floor keeps besides its ledger rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloorHistory {
+    /// Nothing: the floor the issue's targets are stated against.
+    LedgerOnly,
+    /// Each migration's component too, compressed as wasmig compresses it, in wasmig's
+    /// artefacts table and in the same transaction, removed with its ledger row: the
+    /// history wasmig keeps by default (`[history] store_artefacts`).
+    StoredComponents,
+}
+
 /// Writes `forwards.sql` and `backwards.sql` for the `sqlite3` shell into `dir`.
-pub fn write_floor_scripts(dir: &Path, migrations: &[Migration]) -> Result<FloorScripts> {
+pub fn write_floor_scripts(
+    dir: &Path,
+    migrations: &[Migration],
+    history: FloorHistory,
+) -> Result<FloorScripts> {
+    let stored = history == FloorHistory::StoredComponents;
     // Stop at the first error with a nonzero exit, as a failing migration would.
     let mut forwards = format!(".bail on\n{FLOOR_LEDGER};\n");
+    if stored {
+        writeln!(forwards, "{FLOOR_ARTEFACTS};")?;
+    }
     for migration in migrations {
         forwards.push_str("BEGIN;\n");
         for statement in migration.forwards_sql() {
@@ -159,9 +187,24 @@ pub fn write_floor_scripts(dir: &Path, migrations: &[Migration]) -> Result<Floor
         writeln!(
             forwards,
             "INSERT INTO wasmig_migrations (app_name, migration_id, description, checksum) \
-             VALUES ('{}', '{}', '{DESCRIPTION}', '{}');\nCOMMIT;",
+             VALUES ('{}', '{}', '{DESCRIPTION}', '{}');",
             migration.app, migration.id, migration.checksum
         )?;
+        if stored {
+            let bytes = fs::read(&migration.path)
+                .with_context(|| format!("cannot read {}", migration.path.display()))?;
+            let zstd = zstd::bulk::compress(&bytes, ZSTD_LEVEL)
+                .with_context(|| format!("cannot compress {}", migration.path.display()))?;
+            writeln!(
+                forwards,
+                "INSERT INTO wasmig_artefacts (checksum, size, zstd) VALUES ('{}', {}, X'{}') \
+                 ON CONFLICT (checksum) DO NOTHING;",
+                migration.checksum,
+                bytes.len(),
+                hex::encode(zstd)
+            )?;
+        }
+        forwards.push_str("COMMIT;\n");
     }
 
     let mut backwards = String::from(".bail on\n");
@@ -169,6 +212,13 @@ pub fn write_floor_scripts(dir: &Path, migrations: &[Migration]) -> Result<Floor
         backwards.push_str("BEGIN;\n");
         for statement in migration.backwards_sql() {
             writeln!(backwards, "{statement};")?;
+        }
+        if stored {
+            writeln!(
+                backwards,
+                "DELETE FROM wasmig_artefacts WHERE checksum = '{}';",
+                migration.checksum
+            )?;
         }
         writeln!(
             backwards,
@@ -245,9 +295,54 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_floor_keeps_each_component_as_wasmig_compresses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = write_project(dir.path(), "f", &["app"], 2, b"COMPONENT").unwrap();
+        let plain =
+            write_floor_scripts(dir.path(), &project.migrations, FloorHistory::LedgerOnly).unwrap();
+        let forwards = fs::read_to_string(&plain.forwards).unwrap();
+        assert!(!forwards.contains("wasmig_artefacts"), "{forwards}");
+
+        let stored = dir.path().join("stored");
+        fs::create_dir(&stored).unwrap();
+        let scripts =
+            write_floor_scripts(&stored, &project.migrations, FloorHistory::StoredComponents)
+                .unwrap();
+        let forwards = fs::read_to_string(&scripts.forwards).unwrap();
+        let backwards = fs::read_to_string(&scripts.backwards).unwrap();
+        for migration in &project.migrations {
+            let bytes = fs::read(&migration.path).unwrap();
+            let insert = forwards
+                .lines()
+                .find(|line| {
+                    line.starts_with("INSERT INTO wasmig_artefacts")
+                        && line.contains(&migration.checksum)
+                })
+                .expect("one artefact row per migration");
+            let blob = insert.split("X'").nth(1).unwrap().split('\'').next().unwrap();
+            let zstd = hex::decode(blob).unwrap();
+            assert_eq!(zstd::bulk::decompress(&zstd, bytes.len()).unwrap(), bytes);
+            assert!(insert.contains(&format!(", {}, X'", bytes.len())), "{insert}");
+            let delete =
+                format!("DELETE FROM wasmig_artefacts WHERE checksum = '{}';", migration.checksum);
+            assert!(backwards.contains(&delete), "{backwards}");
+        }
+        // Each artefact row is inside its migration's transaction.
+        let transaction = forwards.split("BEGIN;").nth(1).unwrap();
+        assert!(
+            transaction.contains("INSERT INTO wasmig_artefacts")
+                && transaction.ends_with("COMMIT;\n")
+        );
+    }
+
+    #[test]
     fn statements_match_the_guest() {
-        let migration =
-            Migration { app: "bench".into(), id: "20240101000001".into(), checksum: "x".into() };
+        let migration = Migration {
+            app: "bench".into(),
+            id: "20240101000001".into(),
+            checksum: "x".into(),
+            path: PathBuf::new(),
+        };
         let [create, insert, index] = migration.forwards_sql();
         assert_eq!(
             create,
