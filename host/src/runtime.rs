@@ -148,7 +148,8 @@ enum Pending {
     /// Being mapped from the compile cache (or compiled again) on a blocking thread; the
     /// checksum the file must still have if it is compiled again.
     Mapping {
-        task: tokio::task::JoinHandle<std::result::Result<Mapped, Refused>>,
+        /// Sent as soon as the code is linked, before the work done alongside it.
+        mapped: tokio::sync::oneshot::Receiver<std::result::Result<Mapped, Refused>>,
         migration: Identity,
     },
 }
@@ -336,6 +337,18 @@ impl Runtime {
     /// allowlist, that it exports the `wasmig:migration` world), then asks it to describe
     /// itself. Any failure names the app, the migration and the file.
     pub async fn load(&self, app: &str, file: &MigrationFile) -> Result<LoadedMigration> {
+        self.load_known(app, file, None).await
+    }
+
+    /// [`Runtime::load`], given what the compile cache's folder record says of the file
+    /// while it is unchanged since (`known`): when this wasmig validated those bytes and
+    /// still holds their compiled code, the file is not even read.
+    pub(crate) async fn load_known(
+        &self,
+        app: &str,
+        file: &MigrationFile,
+        known: Option<Indexed>,
+    ) -> Result<LoadedMigration> {
         let fail = |message: String| Error::Load {
             app: app.to_string(),
             id: file.id.to_string(),
@@ -348,6 +361,13 @@ impl Runtime {
         let (fingerprint, path, limit) =
             (self.fingerprint, file.path.clone(), self.limits.component_bytes);
         let task = tokio::task::spawn_blocking(move || {
+            if let (Some(known), Some(cache)) = (known, &cache) {
+                let key = fingerprint.key(&known.checksum);
+                if let Some(record) = cache.validated(key) {
+                    let (found, checksum) = (Found::Validated(record), known.checksum);
+                    return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key });
+                }
+            }
             compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Validation)
         });
         let compiled = joined(task.await, &file.path, fail)?;
@@ -456,20 +476,23 @@ impl Runtime {
         let (fingerprint, path, limit) =
             (self.fingerprint, migration.path.clone(), self.limits.component_bytes);
         // Linking (matching every import against the sandbox's) happens there too, off
-        // the thread that runs the migration before.
-        let task = tokio::task::spawn_blocking(move || {
-            let mapped = map(&engine, fingerprint, cache.as_ref(), &linker, key, &path, limit);
+        // the thread that runs the migration before. The code is handed over before the
+        // work alongside, so the migration need not wait for that.
+        let (sender, mapped) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            // The receiver is gone only when the run stopped before this migration.
+            let _ =
+                sender.send(map(&engine, fingerprint, cache.as_ref(), &linker, key, &path, limit));
             after();
-            mapped
         });
-        Preparing(Pending::Mapping { task, migration: Identity::of(migration) })
+        Preparing(Pending::Mapping { mapped, migration: Identity::of(migration) })
     }
 
     /// The compiled code [`Runtime::prepare`] started to get ready.
     pub async fn ready(&self, preparing: Preparing) -> Result<Prepared> {
-        let (task, migration) = match preparing.0 {
+        let (mapped, migration) = match preparing.0 {
             Pending::Ready(prepared) => return Ok(prepared),
-            Pending::Mapping { task, migration } => (task, migration),
+            Pending::Mapping { mapped, migration } => (mapped, migration),
         };
         let fail = |message: String| Error::Load {
             app: migration.app.clone(),
@@ -477,7 +500,8 @@ impl Runtime {
             path: migration.path.clone(),
             message,
         };
-        let (linked, checksum) = joined(task.await, &migration.path, fail)?;
+        let mapped = mapped.await.map_err(|_| Error::Runtime("the mapping task failed".into()))?;
+        let (linked, checksum) = refusal(mapped, &migration.path, fail)?;
         if let Some(checksum) = &checksum
             && *checksum != migration.checksum
         {
@@ -793,12 +817,20 @@ fn joined<T>(
     path: &Path,
     fail: impl Fn(String) -> Error,
 ) -> Result<T> {
-    joined.map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?.map_err(
-        |refused| match refused {
-            Refused::Io(e) => Error::io(path, e),
-            Refused::Invalid(message) => fail(message),
-        },
-    )
+    let result = joined.map_err(|e| Error::Runtime(format!("the compile task failed: {e}")))?;
+    refusal(result, path, fail)
+}
+
+/// A refusal of the file at `path` as the error a user sees; `fail` words an invalid one.
+fn refusal<T>(
+    result: std::result::Result<T, Refused>,
+    path: &Path,
+    fail: impl Fn(String) -> Error,
+) -> Result<T> {
+    result.map_err(|refused| match refused {
+        Refused::Io(e) => Error::io(path, e),
+        Refused::Invalid(message) => fail(message),
+    })
 }
 
 /// Why a component file could not be compiled.

@@ -193,7 +193,8 @@ pub async fn run_fleet(
                     return (index, report);
                 }
                 let on_target = project.on_target(&target.url, loaded);
-                let report = run_one(&on_target, &target.name, url, command).await;
+                let report =
+                    on_own_thread(on_target, target.name.clone(), url, command.clone()).await;
                 let order = std::sync::atomic::Ordering::SeqCst;
                 let failed_so_far = if report.outcome == TargetOutcome::Succeeded {
                     failures.load(order)
@@ -219,6 +220,43 @@ pub async fn run_fleet(
         .await;
     reports.sort_by_key(|(index, _)| *index);
     Ok(FleetReport { targets: reports.into_iter().map(|(_, report)| report).collect() })
+}
+
+/// [`run_one`] on a thread of its own, with its own current-thread runtime: an embedded
+/// SQLite database runs its statements on the thread that drives its migrations, so
+/// targets sharing one thread would wait for each other's commits instead of overlapping
+/// them, and would use one core.
+async fn on_own_thread(
+    project: Project,
+    name: String,
+    url: String,
+    command: FleetCommand,
+) -> TargetReport {
+    let (sender, report) = tokio::sync::oneshot::channel();
+    let failed = |name: String, url: String, message: String| TargetReport {
+        name,
+        url,
+        outcome: TargetOutcome::Failed,
+        run: None,
+        check: None,
+        verify: None,
+        error: Some(Error::Runtime(message)),
+    };
+    let (thread_name, thread_url) = (name.clone(), url.clone());
+    let spawned = std::thread::Builder::new().name("wasmig-target".into()).spawn(move || {
+        let report = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(run_one(&project, &name, url, &command)),
+            Err(e) => failed(name, url, format!("cannot start the target's runtime: {e}")),
+        };
+        // The receiver is gone only when the fleet run itself was dropped.
+        let _ = sender.send(report);
+    });
+    if let Err(e) = spawned {
+        return failed(thread_name, thread_url, format!("cannot start the target's thread: {e}"));
+    }
+    report.await.unwrap_or_else(|_| {
+        failed(thread_name, thread_url, "the target's thread stopped without a report".into())
+    })
 }
 
 async fn run_one(

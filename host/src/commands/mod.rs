@@ -158,11 +158,27 @@ impl Project {
             let loaded = self.loaded.as_ref()?.lock().ok()?;
             loaded.get(&file.path).filter(|m| m.id == file.id).cloned()
         };
+        // What the compile cache recorded of each folder: a file unchanged since need not
+        // be read to learn its checksum.
+        let mut indexes: BTreeMap<PathBuf, FolderIndex> = BTreeMap::new();
+        let files: Vec<_> = files
+            .into_iter()
+            .map(|(app, file)| {
+                let in_app = file.path.parent() == Some(app.dir.as_path());
+                let cache = self.runtime.cache().filter(|_| in_app);
+                let indexed = cache.and_then(|cache| {
+                    let index =
+                        indexes.entry(app.dir.clone()).or_insert_with(|| cache.folder(&app.dir));
+                    index.get(&file.path).cloned()
+                });
+                (app, file, indexed)
+            })
+            .collect();
         let loaded: Vec<LoadedMigration> = futures::stream::iter(files)
-            .map(|(app, file)| async move {
+            .map(|(app, file, indexed)| async move {
                 match known(file) {
                     Some(migration) => Ok(migration),
-                    None => self.runtime.load(&app.name, file).await,
+                    None => self.runtime.load_known(&app.name, file, indexed).await,
                 }
             })
             .buffered(self.parallel)
