@@ -361,14 +361,7 @@ impl Runtime {
         let (fingerprint, path, limit) =
             (self.fingerprint, file.path.clone(), self.limits.component_bytes);
         let task = tokio::task::spawn_blocking(move || {
-            if let (Some(known), Some(cache)) = (known, &cache) {
-                let key = fingerprint.key(&known.checksum);
-                if let Some(record) = cache.validated(key) {
-                    let (found, checksum) = (Found::Validated(record), known.checksum);
-                    return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key });
-                }
-            }
-            compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Validation)
+            compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Validation(known))
         });
         let compiled = joined(task.await, &file.path, fail)?;
         let Compiled { found, checksum, stamp, key } = compiled;
@@ -764,18 +757,20 @@ enum Found {
 }
 
 /// What [`compile`] may take from the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Reuse {
-    /// A validation record, else compiled code.
-    Validation,
+    /// A validation record, else compiled code; with what the cache's folder record says
+    /// of the file while it is unchanged since, when it says anything.
+    Validation(Option<Indexed>),
     /// Compiled code only.
     Code,
 }
 
 /// Reads the component at `path` (its size, that it is a component). When `reuse` allows,
-/// and this wasmig validated the same bytes before, gives that record; otherwise takes the
-/// compiled component from `cache` when an engine with `engine`'s `fingerprint` compiled
-/// it before, or compiles it and stores it there. Blocks.
+/// and this wasmig validated the same bytes before, gives that record, without reading the
+/// file at all when the folder record gives its checksum; otherwise takes the compiled
+/// component from `cache` when an engine with `engine`'s `fingerprint` compiled it before,
+/// or compiles it and stores it there. Blocks.
 fn compile(
     engine: &Engine,
     fingerprint: EngineFingerprint,
@@ -784,6 +779,14 @@ fn compile(
     limit: u64,
     reuse: Reuse,
 ) -> Result<Compiled, Refused> {
+    let validation = matches!(reuse, Reuse::Validation(_));
+    if let (Reuse::Validation(Some(known)), Some(cache)) = (reuse, cache) {
+        let key = fingerprint.key(&known.checksum);
+        if let Some(record) = cache.validated(key) {
+            let (found, checksum) = (Found::Validated(record), known.checksum);
+            return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key });
+        }
+    }
     let (bytes, metadata) = read_component(path, limit)?;
     let checksum = source::checksum(&bytes);
     let stamp = FileStamp::settled(&metadata);
@@ -796,9 +799,7 @@ fn compile(
     }
     let key = fingerprint.key(&checksum);
     let found = |found: Found| Ok(Compiled { found, checksum: checksum.clone(), stamp, key });
-    if reuse == Reuse::Validation
-        && let Some(record) = cache.and_then(|cache| cache.validated(key))
-    {
+    if validation && let Some(record) = cache.and_then(|cache| cache.validated(key)) {
         return found(Found::Validated(record));
     }
     if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
@@ -953,6 +954,47 @@ fn chain(error: &wasmtime::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_the_folder_record_knows_is_not_read_when_its_validation_is_cached() {
+        let runtime = Runtime::new(Limits::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("cache"));
+        let checksum = "ab".repeat(32);
+        let key = runtime.fingerprint.key(&checksum);
+        let component = Component::new(&runtime.engine, "(component)").unwrap();
+        assert!(cache.store(key, &component));
+        cache.record_validated(key, &Validated::new("Known".into(), true));
+        let known = |checksum: &str| -> Indexed {
+            serde_json::from_value(serde_json::json!({
+                "stamp": { "len": 11, "modified_ns": 1, "changed_ns": 1, "inode": 7 },
+                "checksum": checksum,
+                "description": "Known",
+                "transactional": true,
+            }))
+            .unwrap()
+        };
+        // The file is gone: only the record can describe it.
+        let gone = dir.path().join("20240101000000_gone.wasm");
+        let compile = |reuse| {
+            compile(&runtime.engine, runtime.fingerprint, Some(&cache), &gone, 1 << 20, reuse)
+        };
+
+        let compiled = compile(Reuse::Validation(Some(known(&checksum)))).unwrap();
+        assert_eq!(compiled.checksum, checksum);
+        assert_eq!(compiled.key, key);
+        assert!(compiled.stamp.is_some());
+        match compiled.found {
+            Found::Validated(record) => assert_eq!(record.description, "Known"),
+            Found::Component { .. } => panic!("the known file was compiled"),
+        }
+        // Without the record, or with a checksum nothing was validated for, the file is read.
+        for reuse in [Reuse::Validation(None), Reuse::Validation(Some(known(&"cd".repeat(32))))] {
+            assert!(matches!(compile(reuse), Err(Refused::Io(_))));
+        }
+        // Asked for code, the record is no use either.
+        assert!(matches!(compile(Reuse::Code), Err(Refused::Io(_))));
+    }
 
     #[test]
     fn the_allowlist_takes_the_sdk_imports_and_refuses_the_rest() {

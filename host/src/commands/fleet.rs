@@ -94,6 +94,17 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
+    /// A report of `outcome` with nothing run yet.
+    fn new(name: String, url: String, outcome: TargetOutcome) -> Self {
+        TargetReport { name, url, outcome, run: None, check: None, verify: None, error: None }
+    }
+
+    /// A target that failed before its command could run, for `message`.
+    fn failed(name: String, url: String, message: String) -> Self {
+        let error = Some(Error::Runtime(message));
+        TargetReport { error, ..TargetReport::new(name, url, TargetOutcome::Failed) }
+    }
+
     /// The outcome's name, as JSON gives it.
     pub fn outcome_name(&self) -> &'static str {
         match self.outcome {
@@ -180,16 +191,7 @@ pub async fn run_fleet(
             async move {
                 let url = redact(&target.url);
                 if fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
-                    let outcome = TargetOutcome::NotRun;
-                    let report = TargetReport {
-                        name: target.name.clone(),
-                        url,
-                        outcome,
-                        run: None,
-                        check: None,
-                        verify: None,
-                        error: None,
-                    };
+                    let report = TargetReport::new(target.name.clone(), url, TargetOutcome::NotRun);
                     return (index, report);
                 }
                 let on_target = project.on_target(&target.url, loaded);
@@ -233,15 +235,7 @@ async fn on_own_thread(
     command: FleetCommand,
 ) -> TargetReport {
     let (sender, report) = tokio::sync::oneshot::channel();
-    let failed = |name: String, url: String, message: String| TargetReport {
-        name,
-        url,
-        outcome: TargetOutcome::Failed,
-        run: None,
-        check: None,
-        verify: None,
-        error: Some(Error::Runtime(message)),
-    };
+    let failed = TargetReport::failed;
     let (thread_name, thread_url) = (name.clone(), url.clone());
     let spawned = std::thread::Builder::new().name("wasmig-target".into()).spawn(move || {
         let report = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -265,15 +259,7 @@ async fn run_one(
     url: String,
     command: &FleetCommand,
 ) -> TargetReport {
-    let mut report = TargetReport {
-        name: name.to_string(),
-        url,
-        outcome: TargetOutcome::Succeeded,
-        run: None,
-        check: None,
-        verify: None,
-        error: None,
-    };
+    let mut report = TargetReport::new(name.to_string(), url, TargetOutcome::Succeeded);
     match command {
         FleetCommand::Forwards(manager) => {
             report.run = Some(manager.run_with(project, &Silent).await)
