@@ -136,6 +136,7 @@ fn runs_killed_at_random_moments_leave_schema_and_ledger_in_agreement() {
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL; the run may have finished already.
         child.wait().unwrap();
+        project.settle();
 
         let context = format!(
             "seed {seed:#x}, kill {kill} ({}) {delay} ms after {completed} migration(s)",
@@ -210,6 +211,7 @@ fn an_atomic_batch_killed_part_way_leaves_nothing_applied() {
         }
         child.kill().unwrap();
         child.wait().unwrap();
+        project.settle();
         let context = format!("kill {kill} after {finished} of the batch");
         let (applied, _) = assert_consistent(&project, &context);
         assert!(applied.is_empty(), "{context}: {applied:?} stayed applied");

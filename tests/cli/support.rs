@@ -587,3 +587,35 @@ impl TestProject {
         .collect()
     }
 }
+
+impl TestProject {
+    /// Waits until no other session is connected to the test database. A killed runner's
+    /// client is gone at once, but its server session may still be finishing the statement
+    /// it sent (a `DROP TABLE`, a `COMMIT`): until that is over, what the schema and the
+    /// ledger show can change between two queries. SQLite has no such session.
+    pub fn settle(&self) {
+        let sql = match backend() {
+            Backend::Sqlite => return,
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            }
+            Backend::Mysql => {
+                "SELECT COUNT(*) FROM information_schema.processlist \
+                 WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+            }
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let others = self.query(sql)[0][0].clone();
+            if others == "0" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{others} other session(s) still on the test database after 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
