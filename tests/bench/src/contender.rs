@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 
 use crate::measure::{self, Execution, Stdout};
-use crate::workload::{FloorHistory, FloorScripts, Project};
+use crate::workload::{FloorHistory, FloorJournal, FloorScripts, Project};
 
 /// The wasmig binary under test.
 #[derive(Debug)]
@@ -103,7 +103,13 @@ pub enum Contender {
     WasmigCold { caches: PathBuf },
     /// The `sqlite3` shell replaying the same statements and ledger rows: what SQLite
     /// itself costs, with no migration tool in between.
-    Floor { sqlite3: PathBuf, database: PathBuf, scripts: FloorScripts, history: FloorHistory },
+    Floor {
+        sqlite3: PathBuf,
+        database: PathBuf,
+        scripts: FloorScripts,
+        history: FloorHistory,
+        journal: FloorJournal,
+    },
     /// sqlx-cli on the same statements as reversible SQL migrations: a mainstream
     /// migration tool for comparison.
     SqlxCli { sqlx: PathBuf, folder: PathBuf, database: PathBuf },
@@ -116,9 +122,16 @@ impl Contender {
             Contender::WasmigWarm { .. } => "wasmig warm",
             Contender::WasmigCold { .. } => "wasmig cold",
             Contender::Floor { history: FloorHistory::LedgerOnly, .. } => "floor (sqlite3)",
-            Contender::Floor { history: FloorHistory::StoredComponents, .. } => {
-                "floor + stored components"
-            }
+            Contender::Floor {
+                history: FloorHistory::StoredComponents,
+                journal: FloorJournal::Default,
+                ..
+            } => "floor + stored components",
+            Contender::Floor {
+                history: FloorHistory::StoredComponents,
+                journal: FloorJournal::Kept,
+                ..
+            } => "floor + stored, journal kept",
             Contender::SqlxCli { .. } => "sqlx-cli",
         }
     }

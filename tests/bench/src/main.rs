@@ -49,7 +49,7 @@ use crate::cargo_build::Workspace;
 use crate::contender::{Contender, Wasmig, find_on_path, remove_database};
 use crate::measure::{Stdout, Summary};
 use crate::report::{Contenders, PeakRss, Ratios, Report};
-use crate::workload::{FloorHistory, Project};
+use crate::workload::{FloorHistory, FloorJournal, Project};
 
 /// Fewer runs give a median that is mostly noise.
 const MIN_RUNS: usize = 5;
@@ -211,17 +211,20 @@ fn forwards_backwards(
     match find_on_path("sqlite3") {
         Some(sqlite3) => {
             let floors = [
-                ("floor", FloorHistory::LedgerOnly),
-                ("floor-stored", FloorHistory::StoredComponents),
+                ("floor", FloorHistory::LedgerOnly, FloorJournal::Default),
+                ("floor-stored", FloorHistory::StoredComponents, FloorJournal::Default),
+                ("floor-stored-kept", FloorHistory::StoredComponents, FloorJournal::Kept),
             ];
-            for (name, history) in floors {
+            for (name, history, journal) in floors {
                 let folder = create_dir(&work.join(name))?;
-                let scripts = workload::write_floor_scripts(&folder, &project.migrations, history)?;
+                let scripts =
+                    workload::write_floor_scripts(&folder, &project.migrations, history, journal)?;
                 contenders.push(Contender::Floor {
                     sqlite3: sqlite3.clone(),
                     database: folder.join("floor.db"),
                     scripts,
                     history,
+                    journal,
                 });
             }
         }
@@ -250,6 +253,7 @@ fn forwards_backwards(
         wasmig_cold: None,
         floor: None,
         floor_stored_components: None,
+        floor_stored_journal_kept: None,
         sqlx_cli: None,
     };
     let mut forwards_n_warm = 0;
@@ -264,9 +268,16 @@ fn forwards_backwards(
             }
             Contender::WasmigCold { .. } => figures.wasmig_cold = summary,
             Contender::Floor { history: FloorHistory::LedgerOnly, .. } => figures.floor = summary,
-            Contender::Floor { history: FloorHistory::StoredComponents, .. } => {
-                figures.floor_stored_components = summary;
-            }
+            Contender::Floor {
+                history: FloorHistory::StoredComponents,
+                journal: FloorJournal::Default,
+                ..
+            } => figures.floor_stored_components = summary,
+            Contender::Floor {
+                history: FloorHistory::StoredComponents,
+                journal: FloorJournal::Kept,
+                ..
+            } => figures.floor_stored_journal_kept = summary,
             Contender::SqlxCli { .. } => figures.sqlx_cli = summary,
         }
     }

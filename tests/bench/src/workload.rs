@@ -167,15 +167,32 @@ pub enum FloorHistory {
     StoredComponents,
 }
 
+/// How the floor's connection journals its transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloorJournal {
+    /// The `sqlite3` shell's default (`delete`): each transaction creates its journal and
+    /// deletes it again.
+    Default,
+    /// The journal kept between transactions (`PRAGMA journal_mode = PERSIST`), as
+    /// wasmig's own SQLite connection keeps it (host/src/backend/sqlite.rs).
+    Kept,
+}
+
 /// Writes `forwards.sql` and `backwards.sql` for the `sqlite3` shell into `dir`.
 pub fn write_floor_scripts(
     dir: &Path,
     migrations: &[Migration],
     history: FloorHistory,
+    journal: FloorJournal,
 ) -> Result<FloorScripts> {
     let stored = history == FloorHistory::StoredComponents;
-    // Stop at the first error with a nonzero exit, as a failing migration would.
-    let mut forwards = format!(".bail on\n{FLOOR_LEDGER};\n");
+    // Stop at the first error with a nonzero exit, as a failing migration would. The
+    // journal mode is the connection's, so each script sets it.
+    let mut start = String::from(".bail on\n");
+    if journal == FloorJournal::Kept {
+        start.push_str("PRAGMA journal_mode = PERSIST;\n");
+    }
+    let mut forwards = format!("{start}{FLOOR_LEDGER};\n");
     if stored {
         writeln!(forwards, "{FLOOR_ARTEFACTS};")?;
     }
@@ -207,7 +224,7 @@ pub fn write_floor_scripts(
         forwards.push_str("COMMIT;\n");
     }
 
-    let mut backwards = String::from(".bail on\n");
+    let mut backwards = start;
     for migration in migrations.iter().rev() {
         backwards.push_str("BEGIN;\n");
         for statement in migration.backwards_sql() {
@@ -298,16 +315,25 @@ mod tests {
     fn the_stored_floor_keeps_each_component_as_wasmig_compresses_it() {
         let dir = tempfile::tempdir().unwrap();
         let project = write_project(dir.path(), "f", &["app"], 2, b"COMPONENT").unwrap();
-        let plain =
-            write_floor_scripts(dir.path(), &project.migrations, FloorHistory::LedgerOnly).unwrap();
+        let plain = write_floor_scripts(
+            dir.path(),
+            &project.migrations,
+            FloorHistory::LedgerOnly,
+            FloorJournal::Default,
+        )
+        .unwrap();
         let forwards = fs::read_to_string(&plain.forwards).unwrap();
         assert!(!forwards.contains("wasmig_artefacts"), "{forwards}");
 
         let stored = dir.path().join("stored");
         fs::create_dir(&stored).unwrap();
-        let scripts =
-            write_floor_scripts(&stored, &project.migrations, FloorHistory::StoredComponents)
-                .unwrap();
+        let scripts = write_floor_scripts(
+            &stored,
+            &project.migrations,
+            FloorHistory::StoredComponents,
+            FloorJournal::Default,
+        )
+        .unwrap();
         let forwards = fs::read_to_string(&scripts.forwards).unwrap();
         let backwards = fs::read_to_string(&scripts.backwards).unwrap();
         for migration in &project.migrations {
@@ -333,6 +359,30 @@ mod tests {
             transaction.contains("INSERT INTO wasmig_artefacts")
                 && transaction.ends_with("COMMIT;\n")
         );
+    }
+
+    #[test]
+    fn a_floor_that_keeps_its_journal_sets_it_before_anything_else_in_both_scripts() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = write_project(dir.path(), "j", &["app"], 2, b"COMPONENT").unwrap();
+        let pragma = "PRAGMA journal_mode = PERSIST;";
+        for (journal, kept) in [(FloorJournal::Default, false), (FloorJournal::Kept, true)] {
+            let folder = dir.path().join(format!("{journal:?}"));
+            fs::create_dir(&folder).unwrap();
+            let scripts = write_floor_scripts(
+                &folder,
+                &project.migrations,
+                FloorHistory::StoredComponents,
+                journal,
+            )
+            .unwrap();
+            for script in [&scripts.forwards, &scripts.backwards] {
+                let text = fs::read_to_string(script).unwrap();
+                let second = text.lines().nth(1).unwrap();
+                assert_eq!(second == pragma, kept, "{journal:?}: {text}");
+                assert_eq!(text.matches(pragma).count(), usize::from(kept), "{journal:?}");
+            }
+        }
     }
 
     #[test]
