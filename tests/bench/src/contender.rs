@@ -98,6 +98,10 @@ pub enum Contender {
     /// wasmig with a compile cache filled beforehand: the everyday case on a developer's
     /// machine or a CI job that keeps its cache.
     WasmigWarm { cache: PathBuf },
+    /// The same, on a copy of the project whose `wasmig.toml` stores no components
+    /// (`[history] store_artefacts = false`): what the sandbox costs on its own, without the
+    /// history wasmig keeps by default.
+    WasmigWarmUnstored { cache: PathBuf, project: Project },
     /// wasmig with an empty compile cache (a fresh folder in `caches` per cycle): the first
     /// run on a machine, where every component is compiled.
     WasmigCold { caches: PathBuf },
@@ -120,6 +124,7 @@ impl Contender {
     pub fn label(&self) -> &'static str {
         match self {
             Contender::WasmigWarm { .. } => "wasmig warm",
+            Contender::WasmigWarmUnstored { .. } => "wasmig warm, nothing stored",
             Contender::WasmigCold { .. } => "wasmig cold",
             Contender::Floor { history: FloorHistory::LedgerOnly, .. } => "floor (sqlite3)",
             Contender::Floor {
@@ -140,6 +145,7 @@ impl Contender {
     pub fn cycle(&self, wasmig: &Wasmig, project: &Project) -> Result<Cycle> {
         match self {
             Contender::WasmigWarm { cache } => wasmig.cycle(project, cache),
+            Contender::WasmigWarmUnstored { cache, project } => wasmig.cycle(project, cache),
             Contender::WasmigCold { caches } => {
                 // Created and removed outside the timed commands.
                 let cache = tempfile::tempdir_in(caches).context("cannot create a cache dir")?;
@@ -179,6 +185,9 @@ impl Contender {
     pub fn warm_up(&self, wasmig: &Wasmig, project: &Project) -> Result<()> {
         match self {
             Contender::WasmigWarm { cache } => wasmig.checked_cycle(project, cache),
+            Contender::WasmigWarmUnstored { cache, project } => {
+                wasmig.checked_cycle(project, cache)
+            }
             _ => self.cycle(wasmig, project).map(drop),
         }
     }

@@ -10,7 +10,8 @@
 //! measures, on SQLite:
 //!
 //! - **A**: `forwards all` then `backwards all` of `--n` migrations from an empty database, by
-//!   wasmig with a warm compile cache, wasmig with a cold one, the floor (the same statements
+//!   wasmig with a warm compile cache (also with stored components turned off), wasmig with a
+//!   cold one, the floor (the same statements
 //!   and ledger rows replayed by the `sqlite3` shell, one transaction per migration), the
 //!   floor that also stores each component with its ledger row as wasmig does by default,
 //!   and sqlx-cli on the same statements as reversible SQL migrations (when `sqlx` is
@@ -204,8 +205,16 @@ fn forwards_backwards(
     notes: &mut Vec<String>,
 ) -> Result<(Contenders, u64)> {
     let project = workload::write_project(&work.join("a"), "a", &["bench"], settings.n, component)?;
+    // The same bytes as `project`, so the same compile cache entries and stored components.
+    let unstored =
+        workload::write_project(&work.join("a-unstored"), "a", &["bench"], settings.n, component)?;
+    workload::store_no_components(&unstored)?;
     let mut contenders = vec![
         Contender::WasmigWarm { cache: create_dir(&work.join("cache-warm"))? },
+        Contender::WasmigWarmUnstored {
+            cache: create_dir(&work.join("cache-warm-unstored"))?,
+            project: unstored,
+        },
         Contender::WasmigCold { caches: create_dir(&work.join("cache-cold"))? },
     ];
     match find_on_path("sqlite3") {
@@ -250,6 +259,7 @@ fn forwards_backwards(
 
     let mut figures = Contenders {
         wasmig_warm: None,
+        wasmig_warm_unstored: None,
         wasmig_cold: None,
         floor: None,
         floor_stored_components: None,
@@ -266,6 +276,7 @@ fn forwards_backwards(
                 forwards_n_warm =
                     cycles.iter().map(|cycle| cycle.forwards_max_rss_kib).max().unwrap_or(0);
             }
+            Contender::WasmigWarmUnstored { .. } => figures.wasmig_warm_unstored = summary,
             Contender::WasmigCold { .. } => figures.wasmig_cold = summary,
             Contender::Floor { history: FloorHistory::LedgerOnly, .. } => figures.floor = summary,
             Contender::Floor {

@@ -35,6 +35,8 @@ pub struct Report {
 #[derive(Debug, Serialize)]
 pub struct Contenders {
     pub wasmig_warm: Option<Summary>,
+    /// Warm, with `[history] store_artefacts = false`: the sandbox without the history.
+    pub wasmig_warm_unstored: Option<Summary>,
     pub wasmig_cold: Option<Summary>,
     pub floor: Option<Summary>,
     /// The floor that also stores each migration's component with its ledger row, as
@@ -62,6 +64,7 @@ pub struct Ratios {
     pub warm_over_floor_stored_components: Option<f64>,
     pub warm_over_floor_stored_journal_kept: Option<f64>,
     pub warm_over_sqlx_cli: Option<f64>,
+    pub warm_unstored_over_floor: Option<f64>,
     pub cold_over_floor: Option<f64>,
 }
 
@@ -81,6 +84,7 @@ impl Ratios {
                 contenders.floor_stored_journal_kept,
             ),
             warm_over_sqlx_cli: ratio(contenders.wasmig_warm, contenders.sqlx_cli),
+            warm_unstored_over_floor: ratio(contenders.wasmig_warm_unstored, contenders.floor),
             cold_over_floor: ratio(contenders.wasmig_cold, contenders.floor),
         }
     }
@@ -108,6 +112,11 @@ impl fmt::Display for Report {
         let mut rows = vec![row(["", "median", "min", "max", "per migration"])];
         let timings = [
             ("wasmig warm", self.forwards_backwards_ms.wasmig_warm, self.n),
+            (
+                "wasmig warm, nothing stored",
+                self.forwards_backwards_ms.wasmig_warm_unstored,
+                self.n,
+            ),
             ("wasmig cold", self.forwards_backwards_ms.wasmig_cold, self.n),
             ("floor (sqlite3)", self.forwards_backwards_ms.floor, self.n),
             (
@@ -154,6 +163,7 @@ impl fmt::Display for Report {
                 self.ratios.warm_over_floor_stored_journal_kept,
             ),
             ("warm / sqlx-cli", self.ratios.warm_over_sqlx_cli),
+            ("warm, nothing stored / floor", self.ratios.warm_unstored_over_floor),
             ("cold / floor", self.ratios.cold_over_floor),
         ];
         for (label, ratio) in ratios {

@@ -118,6 +118,16 @@ pub fn write_project(
     Ok(Project { root: root.to_owned(), migrations })
 }
 
+/// Turns stored components off in `project`'s `wasmig.toml` (`[history] store_artefacts =
+/// false`): wasmig then keeps only the ledger rows, as the plain floor does.
+pub fn store_no_components(project: &Project) -> Result<()> {
+    let path = project.root.join("wasmig.toml");
+    let mut config =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    config.push_str("[history]\nstore_artefacts = false\n");
+    fs::write(&path, config).with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// `component` followed by a component-level custom section `wasmig-bench` whose payload
 /// is `payload`. Custom sections may appear anywhere in a component and change nothing it
 /// does, only its bytes.
@@ -309,6 +319,16 @@ mod tests {
         let checksums: std::collections::HashSet<_> =
             project.migrations.iter().map(|m| &m.checksum).collect();
         assert_eq!(checksums.len(), 5, "every file has its own bytes");
+    }
+
+    #[test]
+    fn a_project_can_store_no_components_and_keeps_its_apps() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = write_project(dir.path(), "a", &["bench"], 2, b"C").unwrap();
+        store_no_components(&project).unwrap();
+        let config = fs::read_to_string(dir.path().join("wasmig.toml")).unwrap();
+        assert!(config.starts_with("[apps.bench]\nmigrations = \"migrations/bench\"\n"));
+        assert!(config.ends_with("\n[history]\nstore_artefacts = false\n"), "{config}");
     }
 
     #[test]
