@@ -2,6 +2,7 @@
 //! and the database capability. Every capability a migration gets is granted here.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -12,7 +13,6 @@ use tokio::io::AsyncWrite;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
-use wasmtime_wasi::random::Deterministic;
 use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, ResourceTable, WasiCtx, WasiCtxView, WasiView,
 };
@@ -53,8 +53,8 @@ impl SandboxState {
             .stderr(log.clone())
             .wall_clock(FixedClock)
             .monotonic_clock(FixedClock)
-            .secure_random(seeded_random(seed, "secure"))
-            .insecure_random(seeded_random(seed, "insecure"))
+            .secure_random(SeededRandom::new(seed, "secure"))
+            .insecure_random(SeededRandom::new(seed, "insecure"))
             .insecure_random_seed(u128::from_le_bytes(
                 Sha256::digest(format!("{seed}/seed"))[..16].try_into().unwrap_or_default(),
             ))
@@ -233,13 +233,62 @@ impl WasiView for SandboxState {
     }
 }
 
-/// A deterministic byte stream derived from the migration, standing in for randomness.
-fn seeded_random(seed: &str, purpose: &str) -> Deterministic {
-    let mut bytes = Vec::with_capacity(32 * 64);
-    for block in 0u32..64 {
-        bytes.extend_from_slice(&Sha256::digest(format!("{seed}/{purpose}/{block}")));
+/// A deterministic byte stream derived from the migration, standing in for randomness:
+/// the 64 blocks `sha256("{seed}/{purpose}/{k}")`, k = 0..63, over and over. A block is
+/// hashed when the guest first reads into it: most migrations never ask for randomness,
+/// and every sandbox has two of these.
+#[derive(Debug)]
+struct SeededRandom {
+    /// `{seed}/{purpose}/`.
+    prefix: String,
+    /// The next block to hash.
+    next_block: u32,
+    block: [u8; 32],
+    /// Bytes of `block` already handed out.
+    used: usize,
+}
+
+impl SeededRandom {
+    /// Blocks before the stream repeats.
+    const BLOCKS: u32 = 64;
+
+    fn new(seed: &str, purpose: &str) -> Self {
+        SeededRandom {
+            prefix: format!("{seed}/{purpose}/"),
+            next_block: 0,
+            block: [0; 32],
+            used: 32,
+        }
     }
-    Deterministic::new(bytes)
+
+    fn next_byte(&mut self) -> u8 {
+        if self.used == self.block.len() {
+            let block = self.next_block;
+            self.block = Sha256::digest(format!("{}{block}", self.prefix)).into();
+            self.next_block = (block + 1) % Self::BLOCKS;
+            self.used = 0;
+        }
+        self.used += 1;
+        self.block[self.used - 1]
+    }
+}
+
+/// Words are read big-endian from the stream, as wasmtime-wasi's `Deterministic` reads them.
+impl rand_core::TryRng for SeededRandom {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(u32::from_be_bytes(std::array::from_fn(|_| self.next_byte())))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(u64::from_be_bytes(std::array::from_fn(|_| self.next_byte())))
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
+        dest.fill_with(|| self.next_byte());
+        Ok(())
+    }
 }
 
 /// Both clocks stand still at 2000-01-01T00:00:00Z: time cannot change what a migration
@@ -390,6 +439,32 @@ mod tests {
         assert_eq!(tail.len(), TAIL_BYTES);
         assert!(tail.ends_with("xpanicked at the end"), "{tail}");
         assert_eq!(log.contents().0, "xx");
+    }
+
+    #[test]
+    fn seeded_randomness_is_hashed_lazily_into_the_same_stream_as_before() {
+        use rand_core::Rng as _;
+        // The stream as wasmig built it eagerly: a migration that uses randomness must emit
+        // the same SQL as it did then.
+        let eager = (0u32..64).flat_map(|k| Sha256::digest(format!("app 1/secure/{k}")));
+        let mut expected = wasmtime_wasi::random::Deterministic::new(eager.collect());
+        let mut lazy = SeededRandom::new("app 1", "secure");
+        assert_eq!(lazy.next_block, 0, "nothing is hashed before it is read");
+        // Well past the 2048 bytes after which the stream repeats.
+        for round in 0..600 {
+            match round % 3 {
+                0 => assert_eq!(lazy.next_u32(), expected.next_u32(), "round {round}"),
+                1 => assert_eq!(lazy.next_u64(), expected.next_u64(), "round {round}"),
+                _ => {
+                    let (mut got, mut want) = ([0; 13], [0; 13]);
+                    lazy.fill_bytes(&mut got);
+                    expected.fill_bytes(&mut want);
+                    assert_eq!(got, want, "round {round}");
+                }
+            }
+        }
+        let mut other = SeededRandom::new("app 1", "insecure");
+        assert_ne!(other.next_u64(), SeededRandom::new("app 1", "secure").next_u64());
     }
 
     #[test]
