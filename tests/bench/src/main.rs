@@ -11,10 +11,10 @@
 //!
 //! - **A**: `forwards all` then `backwards all` of `--n` migrations from an empty database, by
 //!   wasmig with a warm compile cache (also with stored components turned off), wasmig with a
-//!   cold one, the floor (the same statements
-//!   and ledger rows replayed by the `sqlite3` shell, one transaction per migration), the
-//!   floor that also stores each component with its ledger row as wasmig does by default,
-//!   and sqlx-cli on the same statements as reversible SQL migrations (when `sqlx` is
+//!   cold one, the floor (the same statements and ledger rows replayed by the `sqlite3`
+//!   shell, one transaction per migration), the floor that also stores each component with
+//!   its ledger row as wasmig does by default (also with its journal kept as wasmig keeps
+//!   it), and sqlx-cli on the same statements as reversible SQL migrations (when `sqlx` is
 //!   installed);
 //! - **B**: `check --format json` over `--check-n` pending migrations in five apps, warm cache;
 //! - the peak resident memory of wasmig's `forwards all` over both projects;
@@ -205,7 +205,7 @@ fn forwards_backwards(
     notes: &mut Vec<String>,
 ) -> Result<(Contenders, u64)> {
     let project = workload::write_project(&work.join("a"), "a", &["bench"], settings.n, component)?;
-    // The same bytes as `project`, so the same compile cache entries and stored components.
+    // The same files as `project` (the same compile cache keys), with nothing stored.
     let unstored =
         workload::write_project(&work.join("a-unstored"), "a", &["bench"], settings.n, component)?;
     workload::store_no_components(&unstored)?;
