@@ -98,9 +98,9 @@ pub enum Contender {
     /// wasmig with a compile cache filled beforehand: the everyday case on a developer's
     /// machine or a CI job that keeps its cache.
     WasmigWarm { cache: PathBuf },
-    /// The same, on a copy of the project whose `wasmig.toml` stores no components
-    /// (`[history] store_artefacts = false`): what the sandbox costs on its own, without the
-    /// history wasmig keeps by default.
+    /// The same, on a twin of the project over the same files whose `wasmig.toml` stores
+    /// no components (`[history] store_artefacts = false`): what the sandbox costs on its
+    /// own, without the history wasmig keeps by default.
     WasmigWarmUnstored { cache: PathBuf, project: Project },
     /// wasmig with an empty compile cache (a fresh folder in `caches` per cycle): the first
     /// run on a machine, where every component is compiled.
@@ -141,11 +141,21 @@ impl Contender {
         }
     }
 
+    /// The project this contender runs: its own twin, or the shared `project`.
+    fn project<'p>(&'p self, project: &'p Project) -> &'p Project {
+        match self {
+            Contender::WasmigWarmUnstored { project: twin, .. } => twin,
+            _ => project,
+        }
+    }
+
     /// Runs one cycle of `project` (or its equivalent) and measures it.
     pub fn cycle(&self, wasmig: &Wasmig, project: &Project) -> Result<Cycle> {
+        let project = self.project(project);
         match self {
-            Contender::WasmigWarm { cache } => wasmig.cycle(project, cache),
-            Contender::WasmigWarmUnstored { cache, project } => wasmig.cycle(project, cache),
+            Contender::WasmigWarm { cache } | Contender::WasmigWarmUnstored { cache, .. } => {
+                wasmig.cycle(project, cache)
+            }
             Contender::WasmigCold { caches } => {
                 // Created and removed outside the timed commands.
                 let cache = tempfile::tempdir_in(caches).context("cannot create a cache dir")?;
@@ -184,9 +194,8 @@ impl Contender {
     /// really applies and reverts every migration.
     pub fn warm_up(&self, wasmig: &Wasmig, project: &Project) -> Result<()> {
         match self {
-            Contender::WasmigWarm { cache } => wasmig.checked_cycle(project, cache),
-            Contender::WasmigWarmUnstored { cache, project } => {
-                wasmig.checked_cycle(project, cache)
+            Contender::WasmigWarm { cache } | Contender::WasmigWarmUnstored { cache, .. } => {
+                wasmig.checked_cycle(self.project(project), cache)
             }
             _ => self.cycle(wasmig, project).map(drop),
         }

@@ -205,16 +205,12 @@ fn forwards_backwards(
     notes: &mut Vec<String>,
 ) -> Result<(Contenders, u64)> {
     let project = workload::write_project(&work.join("a"), "a", &["bench"], settings.n, component)?;
-    // The same files as `project` (the same compile cache keys), with nothing stored.
-    let unstored =
-        workload::write_project(&work.join("a-unstored"), "a", &["bench"], settings.n, component)?;
-    workload::store_no_components(&unstored)?;
+    let unstored = workload::unstored_twin(&project, &work.join("a-unstored"))?;
+    // One warm cache for both: they run the same files.
+    let warm_cache = create_dir(&work.join("cache-warm"))?;
     let mut contenders = vec![
-        Contender::WasmigWarm { cache: create_dir(&work.join("cache-warm"))? },
-        Contender::WasmigWarmUnstored {
-            cache: create_dir(&work.join("cache-warm-unstored"))?,
-            project: unstored,
-        },
+        Contender::WasmigWarm { cache: warm_cache.clone() },
+        Contender::WasmigWarmUnstored { cache: warm_cache, project: unstored },
         Contender::WasmigCold { caches: create_dir(&work.join("cache-cold"))? },
     ];
     match find_on_path("sqlite3") {

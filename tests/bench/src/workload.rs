@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use sha2::{Digest, Sha256};
 
 /// The ID of migration `k` is `FIRST_ID + k`: 14 digits, like `wasmig new` writes.
@@ -118,14 +118,28 @@ pub fn write_project(
     Ok(Project { root: root.to_owned(), migrations })
 }
 
-/// Turns stored components off in `project`'s `wasmig.toml` (`[history] store_artefacts =
-/// false`): wasmig then keeps only the ledger rows, as the plain floor does.
-pub fn store_no_components(project: &Project) -> Result<()> {
-    let path = project.root.join("wasmig.toml");
-    let mut config =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+/// A second project at `root` over the migration folders of `project` (the same files,
+/// so the same compile cache entries and folder records), whose `wasmig.toml` stores no
+/// components (`[history] store_artefacts = false`): wasmig then keeps only the ledger
+/// rows, as the plain floor does. Its database is its own.
+pub fn unstored_twin(project: &Project, root: &Path) -> Result<Project> {
+    let mut config = String::new();
+    let mut last_app = None;
+    for migration in &project.migrations {
+        if last_app == Some(&migration.app) {
+            continue;
+        }
+        last_app = Some(&migration.app);
+        let folder = migration.path.parent().context("a migration file has a folder")?;
+        // TOML's literal string: the path as it is, backslashes and all, but no quote.
+        ensure!(!folder.to_string_lossy().contains('\''), "{} has a quote", folder.display());
+        writeln!(config, "[apps.{}]\nmigrations = '{}'\n", migration.app, folder.display())?;
+    }
     config.push_str("[history]\nstore_artefacts = false\n");
-    fs::write(&path, config).with_context(|| format!("cannot write {}", path.display()))
+    fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
+    let path = root.join("wasmig.toml");
+    fs::write(&path, config).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Project { root: root.to_owned(), migrations: project.migrations.clone() })
 }
 
 /// `component` followed by a component-level custom section `wasmig-bench` whose payload
@@ -322,13 +336,23 @@ mod tests {
     }
 
     #[test]
-    fn a_project_can_store_no_components_and_keeps_its_apps() {
+    fn the_unstored_twin_runs_the_same_files_and_stores_no_components() {
         let dir = tempfile::tempdir().unwrap();
-        let project = write_project(dir.path(), "a", &["bench"], 2, b"C").unwrap();
-        store_no_components(&project).unwrap();
-        let config = fs::read_to_string(dir.path().join("wasmig.toml")).unwrap();
-        assert!(config.starts_with("[apps.bench]\nmigrations = \"migrations/bench\"\n"));
-        assert!(config.ends_with("\n[history]\nstore_artefacts = false\n"), "{config}");
+        let project =
+            write_project(&dir.path().join("a"), "a", &["app1", "app2"], 3, b"C").unwrap();
+        let twin = unstored_twin(&project, &dir.path().join("twin")).unwrap();
+        assert_eq!(twin.root, dir.path().join("twin"));
+        let paths = |p: &Project| p.migrations.iter().map(|m| m.path.clone()).collect::<Vec<_>>();
+        assert_eq!(paths(&twin), paths(&project));
+        let config = fs::read_to_string(dir.path().join("twin/wasmig.toml")).unwrap();
+        let folder = |app: &str| dir.path().join("a/migrations").join(app).display().to_string();
+        let expected = format!(
+            "[apps.app1]\nmigrations = '{}'\n\n[apps.app2]\nmigrations = '{}'\n\n\
+             [history]\nstore_artefacts = false\n",
+            folder("app1"),
+            folder("app2")
+        );
+        assert_eq!(config, expected);
     }
 
     #[test]
