@@ -3,7 +3,7 @@
 //!
 //! | source in the app folder | built by |
 //! |---|---|
-//! | `<ID>_<slug>/Cargo.toml` (a crate) | `cargo build --release --target wasm32-wasip2` |
+//! | `<ID>_<slug>/Cargo.toml` (a crate) | `cargo build --release --target wasm32-wasip2`, with link-time optimisation unless the workspace sets its own |
 //! | `<ID>_<slug>.py` | componentize-py, with the Python SDK (`wasmig.py`) beside it |
 //! | `<ID>_<slug>.js` | componentize-js, with the JavaScript SDK (`wasmig.js`) beside it |
 //!
@@ -47,6 +47,14 @@ pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
 pub const COMPONENTIZE_PY_ENV: &str = "WASMIG_COMPONENTIZE_PY";
 /// Overrides the componentize-js executable.
 pub const COMPONENTIZE_JS_ENV: &str = "WASMIG_COMPONENTIZE_JS";
+
+/// The release profile setting `wasmig build` gives a Rust workspace that sets none of its
+/// own. Link-time optimisation drops the SDK and standard-library code a migration does not
+/// reach: for a typical migration a fifth fewer functions and a fifth less time compiling
+/// the component, on every machine that runs it without a cached copy.
+pub const LTO: &str = "profile.release.lto=true";
+/// Cargo's environment override of the release profile's `lto`; when set, wasmig adds none.
+const LTO_ENV: &str = "CARGO_PROFILE_RELEASE_LTO";
 
 /// The language of a migration source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -553,6 +561,9 @@ fn build_crates(
             "--manifest-path",
         ]);
         cargo.arg(members[0].2);
+        if let Some(lto) = lto_config(&members[0].1.workspace) {
+            cargo.args(["--config", lto]);
+        }
         for (_, krate, _) in members {
             cargo.args(["-p", &krate.package]);
         }
@@ -596,6 +607,39 @@ fn build_crates(
         }
     }
     results
+}
+
+/// The `--config` that turns on link-time optimisation for the workspace at `workspace`,
+/// unless its manifest, a Cargo config file in it, above it or in Cargo's home, or the
+/// environment already says what `lto` the release profile has (a command-line `--config`
+/// would overrule them).
+fn lto_config(workspace: &Path) -> Option<&'static str> {
+    if std::env::var_os(LTO_ENV).is_some() {
+        return None;
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let config_dirs = workspace.ancestors().map(|dir| dir.join(".cargo")).chain(cargo_home);
+    let configs = config_dirs.flat_map(|dir| [dir.join("config.toml"), dir.join("config")]);
+    let manifest = std::iter::once(workspace.join("Cargo.toml"));
+    let settled = manifest.chain(configs).any(|path| match std::fs::read_to_string(&path) {
+        Ok(text) => !lto_unset(&text),
+        Err(_) => false,
+    });
+    (!settled).then_some(LTO)
+}
+
+/// Whether the TOML `text` (a manifest or a Cargo config file) leaves the release profile's
+/// `lto` unset. Text that does not parse counts as setting it: cargo reports the error, and
+/// wasmig adds nothing to it.
+fn lto_unset(text: &str) -> bool {
+    let Ok(table) = text.parse::<toml::Table>() else { return false };
+    table
+        .get("profile")
+        .and_then(|profile| profile.get("release"))
+        .and_then(|release| release.get("lto"))
+        .is_none()
 }
 
 /// Installs `built` as `component` unless it already holds the same bytes; whether it did.
@@ -661,6 +705,31 @@ mod tests {
             "Caused by:\n    SyntaxError: bad (x.py, line 3)\n\nStack backtrace:\n  30: _start\n";
         assert_eq!(last_line(&output(text)), "SyntaxError: bad (x.py, line 3)");
         assert_eq!(last_line(&output("")), "building");
+    }
+
+    #[test]
+    fn lto_is_added_only_where_the_release_profile_leaves_it_unset() {
+        assert!(lto_unset("[package]\nname = \"m\"\n[profile.release]\nopt-level = \"s\"\n"));
+        assert!(lto_unset("[profile.dev]\nlto = true\n"));
+        assert!(!lto_unset("[profile.release]\nlto = false\n"));
+        assert!(!lto_unset("profile.release.lto = \"thin\"\n"));
+        assert!(!lto_unset("[profile.release\n"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::write(workspace.join("Cargo.toml"), "[workspace]\n").unwrap();
+        if std::env::var_os(LTO_ENV).is_none() {
+            assert_eq!(lto_config(&workspace), Some(LTO));
+            std::fs::create_dir(dir.path().join(".cargo")).unwrap();
+            let config = dir.path().join(".cargo/config.toml");
+            std::fs::write(&config, "[profile.release]\nlto = \"off\"\n").unwrap();
+            assert_eq!(lto_config(&workspace), None, "a config file above the workspace");
+            std::fs::remove_file(&config).unwrap();
+            std::fs::write(workspace.join("Cargo.toml"), "[profile.release]\nlto = false\n")
+                .unwrap();
+            assert_eq!(lto_config(&workspace), None, "the workspace manifest");
+        }
     }
 
     #[test]

@@ -11,6 +11,9 @@ use anyhow::{Context, Result, bail};
 /// The guest package, and the file its cdylib becomes.
 const GUEST_PACKAGE: &str = "guest_bench_table";
 const GUEST_TARGET: &str = "wasm32-wasip2";
+/// The release profile `wasmig build` gives a migration workspace that sets no `lto` of its
+/// own (host/src/commands/build.rs), so the bench compiles what users ship.
+const GUEST_LTO: &str = "profile.release.lto=true";
 
 /// The wasmig workspace this bench belongs to, as cargo reports it.
 #[derive(Debug)]
@@ -56,10 +59,11 @@ impl Workspace {
         Ok(self.target_dir.join("release").join("wasmig"))
     }
 
-    /// Builds the bench guest in release mode (as migrations are shipped) and returns the
-    /// component's bytes.
+    /// Builds the bench guest in release mode with link-time optimisation (as `wasmig build`
+    /// builds migrations) and returns the component's bytes.
     pub fn build_guest(&self) -> Result<Vec<u8>> {
-        self.cargo_build(&["build", "--release", "--target", GUEST_TARGET, "-p", GUEST_PACKAGE])
+        let target = ["--target", GUEST_TARGET, "-p", GUEST_PACKAGE];
+        self.cargo_build(&[&["build", "--release", "--config", GUEST_LTO][..], &target].concat())
             .with_context(|| {
                 format!("is the target installed? `rustup target add {GUEST_TARGET}`")
             })?;
