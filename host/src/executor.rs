@@ -147,9 +147,8 @@ impl<'a> Executor<'a> {
             report.error = Some(e);
         }
         // Each migration's code is mapped from the compile cache on another thread while
-        // the one before it runs, instantiated there in the sandbox its call will use, and
-        // unmapped once it ran: at most two are held. So is the component it stores with
-        // its ledger row read and compressed.
+        // the one before it runs, and unmapped once it ran: at most two are held.
+        // So is the component it stores with its ledger row read and compressed.
         let store_artefacts = self.store_artefacts.filter(|_| mode != Mode::Preview);
         let prepare = |step: &Step| {
             let max_bytes = packing_limit(store_artefacts, step);
@@ -159,8 +158,7 @@ impl<'a> Executor<'a> {
             }
             let (packing, work) =
                 max_bytes.map(|max_bytes| Packing::new(&step.migration, max_bytes)).unzip();
-            let code = self.runtime.prepare_with(&step.migration, Some(step.direction), work);
-            Ahead { code: Some(code), packing }
+            Ahead { code: Some(self.runtime.prepare_with(&step.migration, work)), packing }
         };
         let mut next = steps.first().map(prepare);
         for (index, step) in steps.iter().enumerate() {
@@ -243,7 +241,7 @@ impl<'a> Executor<'a> {
 
     /// Calls the migration with the connection behind a recording handle (a preview) or a
     /// live one, in the migration's transaction when it is transactional.
-    async fn call(&mut self, step: &Step, code: Prepared, preview: bool) -> CallOutcome {
+    async fn call(&mut self, step: &Step, code: &Prepared, preview: bool) -> CallOutcome {
         let conn = self.conn.take().expect("the connection is back after every call");
         let m = &step.migration;
         let context = Context {
@@ -314,8 +312,9 @@ impl<'a> Executor<'a> {
         } else {
             Some(ledger::contents(self.conn()).await?)
         };
-        // The code is unmapped as soon as it ran, before the bookkeeping.
-        let outcome = self.call(step, code, false).await;
+        let outcome = self.call(step, &code, false).await;
+        // Unmapped as soon as it ran, before the bookkeeping.
+        drop(code);
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;
         let mut tampered = false;
@@ -462,7 +461,7 @@ impl<'a> Executor<'a> {
         self.conn().begin_read_only().await.map_err(|e| {
             Error::database(format!("{what}: cannot begin a read-only transaction"), e)
         })?;
-        let outcome = self.call(step, code, true).await;
+        let outcome = self.call(step, &code, true).await;
         let _ = self.conn().rollback().await;
         trace.statements = outcome.capture.statements;
         trace.log = outcome.log;

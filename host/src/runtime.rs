@@ -151,8 +151,6 @@ enum Pending {
         /// Sent as soon as the code is linked, before the work done alongside it.
         mapped: tokio::sync::oneshot::Receiver<std::result::Result<Mapped, Refused>>,
         migration: Identity,
-        /// The sandbox instantiated ahead for the call, when one was asked for.
-        sandbox: Option<tokio::sync::oneshot::Receiver<Sandbox>>,
     },
 }
 
@@ -186,34 +184,14 @@ impl Identity {
     }
 }
 
-/// A migration's compiled code, ready to be instantiated, and the sandbox instantiated
-/// ahead for its call when one was asked for: see [`Runtime::prepare`].
-pub struct Prepared {
-    code: MigrationComponentPre<SandboxState>,
-    /// Whether it had to be compiled again.
-    compiled: bool,
-    /// Arrives from the thread that prepared the code.
-    sandbox: Option<tokio::sync::oneshot::Receiver<Sandbox>>,
-}
+/// A migration's compiled code, ready to be instantiated: see [`Runtime::prepare`].
+pub struct Prepared(MigrationComponentPre<SandboxState>, bool);
 
 impl Prepared {
-    fn new(code: MigrationComponentPre<SandboxState>, compiled: bool) -> Self {
-        Prepared { code, compiled, sandbox: None }
-    }
-
     /// Whether it had to be compiled again (the compile cache had lost it).
     pub fn compiled(&self) -> bool {
-        self.compiled
+        self.1
     }
-}
-
-/// A fresh sandbox with a migration instantiated in it, made on the thread that prepared
-/// the code while the migration before runs, for the call in `direction`.
-struct Sandbox {
-    direction: Direction,
-    store: Store<SandboxState>,
-    /// The instance, or what stopped its instantiation (reported as the call's failure).
-    instance: std::result::Result<MigrationComponent, Stopped>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -417,10 +395,11 @@ impl Runtime {
                 refused.join(", ")
             )));
         }
-        let code = link(&self.linker, &component).map_err(fail)?;
+        let prepared = Prepared(link(&self.linker, &component).map_err(fail)?, compiled);
         let seed = (app, &file.id);
-        let detached = Capture::new(DatabaseHandle::Detached);
-        let (returned, _) = self.invoke(&code, None, seed, Export::Describe, detached).await;
+        let (returned, _) = self
+            .invoke(&prepared, seed, Export::Describe, Capture::new(DatabaseHandle::Detached))
+            .await;
         let mut description = match returned {
             Ok(Returned::Description(description)) => description,
             Ok(Returned::Run(_)) => unreachable!("describe returns a description"),
@@ -435,7 +414,7 @@ impl Runtime {
                 cache.record_validated(key, &record);
                 Code::Cached(key)
             }
-            _ => Code::Resident(code),
+            _ => Code::Resident(prepared.0),
         };
         Ok(LoadedMigration {
             app: app.to_string(),
@@ -457,45 +436,20 @@ impl Runtime {
     /// migration was loaded, its file is compiled again, provided it still holds the bytes
     /// that were validated. The same thread then tears down the sandboxes of earlier calls.
     pub fn prepare(&self, migration: &LoadedMigration) -> Preparing {
-        self.prepare_with(migration, None, None)
+        self.prepare_with(migration, None)
     }
 
-    /// [`Runtime::prepare`], then on the same thread (one hand-off to another thread per
-    /// migration): instantiating the code in a fresh sandbox for the call in `ahead`, so
-    /// that [`Runtime::call`] in that direction finds it ready, and doing `alongside`.
-    ///
-    /// Instantiating ahead runs no migration code beyond what instantiation itself runs,
-    /// with no database attached; it is bounded by the call's time budget, and the call
-    /// then gets a full budget of its own.
+    /// [`Runtime::prepare`], doing `alongside` on the same thread after mapping: one
+    /// hand-off to another thread per migration.
     pub(crate) fn prepare_with(
         &self,
         migration: &LoadedMigration,
-        ahead: Option<Direction>,
         alongside: Option<Alongside>,
     ) -> Preparing {
-        let idle = ahead.is_none()
-            && alongside.is_none()
+        let idle = alongside.is_none()
             && self.retired.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
-        let (sender, sandbox) = match ahead {
-            Some(direction) => {
-                let (sender, receiver) = tokio::sync::oneshot::channel();
-                let instantiate = Instantiate {
-                    engine: self.engine.clone(),
-                    limits: self.limits.clone(),
-                    runtime: tokio::runtime::Handle::current(),
-                    seed: seed(&migration.app, &migration.id, direction.name()),
-                    direction,
-                };
-                (Some((instantiate, sender)), Some(receiver))
-            }
-            None => (None, None),
-        };
         let retired = Arc::clone(&self.retired);
-        let after = move |code: Option<MigrationComponentPre<SandboxState>>| {
-            if let (Some(code), Some((instantiate, sender))) = (code, sender) {
-                // The receiver is gone only when the run stopped before this migration.
-                let _ = sender.send(instantiate.run(&code));
-            }
+        let after = move || {
             if let Some(alongside) = alongside {
                 alongside();
             }
@@ -504,11 +458,9 @@ impl Runtime {
         let key = match &migration.code {
             Code::Resident(pre) => {
                 if !idle {
-                    let code = pre.clone();
-                    tokio::task::spawn_blocking(move || after(Some(code)));
+                    tokio::task::spawn_blocking(after);
                 }
-                let prepared = Prepared { sandbox, ..Prepared::new(pre.clone(), false) };
-                return Preparing(Pending::Ready(prepared));
+                return Preparing(Pending::Ready(Prepared(pre.clone(), false)));
             }
             Code::Cached(key) => *key,
         };
@@ -521,23 +473,19 @@ impl Runtime {
         // work alongside, so the migration need not wait for that.
         let (sender, mapped) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
-            let result = map(&engine, fingerprint, cache.as_ref(), &linker, key, &path, limit);
-            let code = match &result {
-                Ok((Ok(code), _)) => Some(code.clone()),
-                _ => None,
-            };
             // The receiver is gone only when the run stopped before this migration.
-            let _ = sender.send(result);
-            after(code);
+            let _ =
+                sender.send(map(&engine, fingerprint, cache.as_ref(), &linker, key, &path, limit));
+            after();
         });
-        Preparing(Pending::Mapping { mapped, migration: Identity::of(migration), sandbox })
+        Preparing(Pending::Mapping { mapped, migration: Identity::of(migration) })
     }
 
     /// The compiled code [`Runtime::prepare`] started to get ready.
     pub async fn ready(&self, preparing: Preparing) -> Result<Prepared> {
-        let (mapped, migration, sandbox) = match preparing.0 {
+        let (mapped, migration) = match preparing.0 {
             Pending::Ready(prepared) => return Ok(prepared),
-            Pending::Mapping { mapped, migration, sandbox } => (mapped, migration, sandbox),
+            Pending::Mapping { mapped, migration } => (mapped, migration),
         };
         let fail = |message: String| Error::Load {
             app: migration.app.clone(),
@@ -552,31 +500,23 @@ impl Runtime {
         {
             return Err(fail(source::changed_since_validated(&migration.checksum, checksum)));
         }
-        let code = linked.map_err(fail)?;
-        Ok(Prepared { sandbox, ..Prepared::new(code, checksum.is_some()) })
+        Ok(Prepared(linked.map_err(fail)?, checksum.is_some()))
     }
 
     /// Calls `forwards` or `backwards` of `migration` in a fresh sandbox whose database
-    /// import is `capture`: the one instantiated ahead for this call, if any. The capture
-    /// comes back whatever happened. Like WASI itself, the time budget needs a Tokio
-    /// runtime with its time driver enabled.
+    /// import is `capture`. The capture comes back whatever happened. Like WASI itself, the
+    /// time budget needs a Tokio runtime with its time driver enabled.
     pub async fn call(
         &self,
         migration: &LoadedMigration,
-        code: Prepared,
+        code: &Prepared,
         direction: Direction,
         context: Context,
         capture: Capture,
     ) -> CallOutcome {
-        let ahead = match code.sandbox {
-            // Sent unless its thread panicked; then the call instantiates afresh.
-            Some(sandbox) => sandbox.await.ok().filter(|sandbox| sandbox.direction == direction),
-            None => None,
-        };
         let seed = (migration.app.as_str(), &migration.id);
-        let export = Export::Run(direction, context);
         let (returned, (capture, log)) =
-            self.invoke(&code.code, ahead, seed, export, capture).await;
+            self.invoke(code, seed, Export::Run(direction, context), capture).await;
         let result = match returned {
             Ok(Returned::Run(result)) => result.map_err(|message| {
                 Failure::Guest(limits::truncated(message, limits::MESSAGE_BYTES))
@@ -587,15 +527,13 @@ impl Runtime {
         CallOutcome { capture, log: log.contents(), result }
     }
 
-    /// Instantiates `code` in a fresh sandbox, or takes the sandbox instantiated `ahead`,
-    /// and calls `export`, under the time budget. `seed` (app and migration ID) seeds the
-    /// sandbox's randomness. Gives what the export returned, or what stopped it, and the
-    /// sandbox state.
+    /// Instantiates `code` in a fresh sandbox and calls `export`, under the time budget.
+    /// `seed` (app and migration ID) seeds the sandbox's randomness. Gives what the export
+    /// returned, or what stopped it, and the sandbox state.
     async fn invoke(
         &self,
-        code: &MigrationComponentPre<SandboxState>,
-        ahead: Option<Sandbox>,
-        (app, id): (&str, &MigrationId),
+        code: &Prepared,
+        seed: (&str, &MigrationId),
         export: Export,
         capture: Capture,
     ) -> (std::result::Result<Returned, Stop>, (Capture, GuestLog)) {
@@ -603,21 +541,11 @@ impl Runtime {
             Export::Describe => "describe",
             Export::Run(direction, _) => direction.name(),
         };
-        let (mut store, instance) = match ahead {
-            Some(Sandbox { mut store, instance, .. }) => {
-                store.data_mut().attach(&self.limits, capture);
-                store.set_epoch_deadline(ticks(self.limits.cpu_time));
-                (store, Some(instance))
-            }
-            None => (new_store(&self.engine, &self.limits, &seed(app, id, call), capture), None),
-        };
+        let mut store = self.store(seed, call, capture);
         let clock = store.data().clock.clone();
         let stopped = {
             let run = async {
-                let instance = match instance {
-                    Some(instance) => instance?,
-                    None => code.instantiate_async(&mut store).await.map_err(Stopped::Trap)?,
-                };
+                let instance = code.0.instantiate_async(&mut store).await?;
                 let exports = instance.wasmig_migration_migration();
                 match &export {
                     Export::Describe => {
@@ -630,13 +558,12 @@ impl Runtime {
                         exports.call_backwards(&mut store, context).await.map(Returned::Run)
                     }
                 }
-                .map_err(Stopped::Trap)
             };
             // The epoch deadline only fires while guest code runs; a guest blocked in a
             // host call (a sleep, a poll on a pollable that is never ready) is abandoned
             // by this watchdog instead. Dropping the call unwinds the guest.
             tokio::select! {
-                returned = run => returned,
+                returned = run => returned.map_err(Stopped::Trap),
                 () = watchdog(&clock, self.limits.cpu_time + WATCHDOG_GRACE) => {
                     Err(Stopped::Stalled)
                 }
@@ -658,6 +585,30 @@ impl Runtime {
             let stores = std::mem::take(&mut *retired);
             tokio::task::spawn_blocking(move || drop(stores));
         }
+    }
+
+    fn store(
+        &self,
+        (app, id): (&str, &MigrationId),
+        call: &str,
+        capture: Capture,
+    ) -> Store<SandboxState> {
+        // Seeded by the migration and the call, never by the mode: a preview and a live run
+        // see the same "randomness" and emit the same SQL.
+        let seed = format!("{app}/{id}/{call}");
+        let mut store = Store::new(&self.engine, SandboxState::new(&self.limits, &seed, capture));
+        store.limiter(|state| &mut state.limiter);
+        let budget = self.limits.cpu_time;
+        store.set_epoch_deadline(ticks(budget));
+        // When the deadline passes, time spent waiting on the database does not count
+        // against the guest: extend by what is left of its budget, or stop it.
+        store.epoch_deadline_callback(move |ctx| {
+            match budget.checked_sub(ctx.data().clock.guest_time()) {
+                Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
+                _ => Ok(UpdateDeadline::Interrupt),
+            }
+        });
+        store
     }
 
     /// What stopped a call, with words a user can act on: the kind, the limit and its key
@@ -724,63 +675,6 @@ impl Runtime {
             }
         }
         Stop { kind, message }
-    }
-}
-
-/// What seeds a sandbox's randomness: the migration and the call, never the mode, so a
-/// preview and a live run see the same "randomness" and emit the same SQL.
-fn seed(app: &str, id: &MigrationId, call: &str) -> String {
-    format!("{app}/{id}/{call}")
-}
-
-/// A fresh sandbox for one call, its randomness seeded by `seed`, under `limits`.
-fn new_store(
-    engine: &Engine,
-    limits: &Limits,
-    seed: &str,
-    capture: Capture,
-) -> Store<SandboxState> {
-    let mut store = Store::new(engine, SandboxState::new(limits, seed, capture));
-    store.limiter(|state| &mut state.limiter);
-    let budget = limits.cpu_time;
-    store.set_epoch_deadline(ticks(budget));
-    // When the deadline passes, time spent waiting on the database does not count
-    // against the guest: extend by what is left of its budget, or stop it.
-    store.epoch_deadline_callback(move |ctx| {
-        match budget.checked_sub(ctx.data().clock.guest_time()) {
-            Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
-            _ => Ok(UpdateDeadline::Interrupt),
-        }
-    });
-    store
-}
-
-/// What instantiating a migration ahead of its call needs, moved to the thread that
-/// prepares its code.
-struct Instantiate {
-    engine: Engine,
-    limits: Limits,
-    /// The runtime whose timer the watchdog sleeps on.
-    runtime: tokio::runtime::Handle,
-    seed: String,
-    direction: Direction,
-}
-
-impl Instantiate {
-    /// Instantiates `code` in a fresh sandbox with no database attached, under the same
-    /// time budget and watchdog as a call. Blocks.
-    fn run(self, code: &MigrationComponentPre<SandboxState>) -> Sandbox {
-        let detached = Capture::new(DatabaseHandle::Detached);
-        let mut store = new_store(&self.engine, &self.limits, &self.seed, detached);
-        let clock = store.data().clock.clone();
-        let limit = self.limits.cpu_time + WATCHDOG_GRACE;
-        let instance = self.runtime.block_on(async {
-            tokio::select! {
-                instance = code.instantiate_async(&mut store) => instance.map_err(Stopped::Trap),
-                () = watchdog(&clock, limit) => Err(Stopped::Stalled),
-            }
-        });
-        Sandbox { direction: self.direction, store, instance }
     }
 }
 

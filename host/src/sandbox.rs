@@ -78,15 +78,6 @@ impl SandboxState {
         }
     }
 
-    /// Gives a sandbox made ahead of its call the call's database handle, under the same
-    /// limits [`SandboxState::new`] sets, and starts the call's time budget afresh: the
-    /// time spent instantiating ahead was bounded by a budget of its own.
-    pub(crate) fn attach(&mut self, limits: &Limits, mut database: Capture) {
-        database.limit(limits.statements, limits.sql_bytes, limits.query_bytes);
-        self.database = database;
-        self.clock = Arc::new(CallClock::new());
-    }
-
     /// Takes the database handle and the log out after the call, leaving the sandbox
     /// detached from the database, to be dropped.
     pub fn take_parts(&mut self) -> (Capture, GuestLog) {

@@ -58,7 +58,7 @@ async fn run_live(
     };
     let handle = DatabaseHandle::Live { conn, in_transaction: migration.transactional };
     let code = runtime.ready(runtime.prepare(migration)).await.unwrap();
-    let outcome = runtime.call(migration, code, direction, context, Capture::new(handle)).await;
+    let outcome = runtime.call(migration, &code, direction, context, Capture::new(handle)).await;
     assert_eq!(outcome.result, Ok(()), "{} {} {}", migration.app, migration.id, direction.name());
     let executed = outcome.capture.statements().to_vec();
     let mut conn = outcome.capture.into_connection().unwrap();
