@@ -477,9 +477,17 @@ fn metadata(
     tool: &Toolchain,
     manifest: &Path,
 ) -> std::result::Result<BTreeMap<PathBuf, Crate>, String> {
-    let output = Command::new(&tool.program)
+    // Run beside the manifest, as the build runs in its workspace, so both read the same
+    // config files (a `build.target-dir` there, say).
+    let manifest =
+        std::path::absolute(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let mut command = Command::new(&tool.program);
+    if let Some(dir) = manifest.parent() {
+        command.current_dir(dir);
+    }
+    let output = command
         .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
-        .arg(manifest)
+        .arg(&manifest)
         .output()
         .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
     if !output.status.success() {
@@ -561,6 +569,8 @@ fn build_crates(
             "--manifest-path",
         ]);
         cargo.arg(members[0].2);
+        // Cargo reads its config files from the directory it runs in and those above.
+        cargo.current_dir(&members[0].1.workspace);
         if let Some(lto) = lto_config(&members[0].1.workspace) {
             cargo.args(["--config", lto]);
         }
@@ -609,37 +619,41 @@ fn build_crates(
     results
 }
 
-/// The `--config` that turns on link-time optimisation for the workspace at `workspace`,
-/// unless its manifest, a Cargo config file in it, above it or in Cargo's home, or the
-/// environment already says what `lto` the release profile has (a command-line `--config`
-/// would overrule them).
+/// The `--config` that turns on link-time optimisation for the workspace at `workspace`
+/// (cargo runs there, so it reads the config files searched here), unless the environment
+/// already says what `lto` the release profile has: see [`lto_config_in`].
 fn lto_config(workspace: &Path) -> Option<&'static str> {
-    if std::env::var_os(LTO_ENV).is_some() {
-        return None;
-    }
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
-    let config_dirs = workspace.ancestors().map(|dir| dir.join(".cargo")).chain(cargo_home);
-    let configs = config_dirs.flat_map(|dir| [dir.join("config.toml"), dir.join("config")]);
-    let manifest = std::iter::once(workspace.join("Cargo.toml"));
-    let settled = manifest.chain(configs).any(|path| match std::fs::read_to_string(&path) {
-        Ok(text) => !lto_unset(&text),
-        Err(_) => false,
-    });
-    (!settled).then_some(LTO)
+    let set_by_env = std::env::var_os(LTO_ENV).is_some();
+    (!set_by_env).then(|| lto_config_in(workspace, cargo_home.as_deref())).flatten()
 }
 
-/// Whether the TOML `text` (a manifest or a Cargo config file) leaves the release profile's
-/// `lto` unset. Text that does not parse counts as setting it: cargo reports the error, and
+/// [`LTO`], unless the workspace's manifest or a Cargo config file in the workspace, above it
+/// or in `cargo_home` sets the release profile's `lto` (a command-line `--config` would
+/// overrule them).
+fn lto_config_in(workspace: &Path, cargo_home: Option<&Path>) -> Option<&'static str> {
+    let config_dirs = workspace
+        .ancestors()
+        .map(|dir| dir.join(".cargo"))
+        .chain(cargo_home.map(Path::to_path_buf));
+    let configs = config_dirs.flat_map(|dir| [dir.join("config.toml"), dir.join("config")]);
+    let mut files = std::iter::once(workspace.join("Cargo.toml")).chain(configs);
+    let set = files.any(|path| std::fs::read_to_string(&path).is_ok_and(|t| sets_release_lto(&t)));
+    (!set).then_some(LTO)
+}
+
+/// Whether the TOML `text` (a manifest or a Cargo config file) sets the release profile's
+/// `lto`. Text that does not parse counts as setting it: cargo reports the error, and
 /// wasmig adds nothing to it.
-fn lto_unset(text: &str) -> bool {
-    let Ok(table) = text.parse::<toml::Table>() else { return false };
+fn sets_release_lto(text: &str) -> bool {
+    let Ok(table) = text.parse::<toml::Table>() else { return true };
     table
         .get("profile")
         .and_then(|profile| profile.get("release"))
         .and_then(|release| release.get("lto"))
-        .is_none()
+        .is_some()
 }
 
 /// Installs `built` as `component` unless it already holds the same bytes; whether it did.
@@ -709,27 +723,30 @@ mod tests {
 
     #[test]
     fn lto_is_added_only_where_the_release_profile_leaves_it_unset() {
-        assert!(lto_unset("[package]\nname = \"m\"\n[profile.release]\nopt-level = \"s\"\n"));
-        assert!(lto_unset("[profile.dev]\nlto = true\n"));
-        assert!(!lto_unset("[profile.release]\nlto = false\n"));
-        assert!(!lto_unset("profile.release.lto = \"thin\"\n"));
-        assert!(!lto_unset("[profile.release\n"));
+        assert!(!sets_release_lto(
+            "[package]\nname = \"m\"\n[profile.release]\nopt-level = \"s\"\n"
+        ));
+        assert!(!sets_release_lto("[profile.dev]\nlto = true\n"));
+        assert!(sets_release_lto("[profile.release]\nlto = false\n"));
+        assert!(sets_release_lto("profile.release.lto = \"thin\"\n"));
+        assert!(sets_release_lto("[profile.release\n"));
 
         let dir = tempfile::tempdir().unwrap();
-        let workspace = dir.path().join("ws");
+        let (workspace, home) = (dir.path().join("ws"), dir.path().join("home"));
         std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
         std::fs::write(workspace.join("Cargo.toml"), "[workspace]\n").unwrap();
-        if std::env::var_os(LTO_ENV).is_none() {
-            assert_eq!(lto_config(&workspace), Some(LTO));
-            std::fs::create_dir(dir.path().join(".cargo")).unwrap();
-            let config = dir.path().join(".cargo/config.toml");
-            std::fs::write(&config, "[profile.release]\nlto = \"off\"\n").unwrap();
-            assert_eq!(lto_config(&workspace), None, "a config file above the workspace");
-            std::fs::remove_file(&config).unwrap();
-            std::fs::write(workspace.join("Cargo.toml"), "[profile.release]\nlto = false\n")
-                .unwrap();
-            assert_eq!(lto_config(&workspace), None, "the workspace manifest");
-        }
+        assert_eq!(lto_config_in(&workspace, Some(&home)), Some(LTO));
+        std::fs::write(home.join("config.toml"), "[profile.release]\nlto = \"fat\"\n").unwrap();
+        assert_eq!(lto_config_in(&workspace, Some(&home)), None, "Cargo's home config");
+        std::fs::remove_file(home.join("config.toml")).unwrap();
+        std::fs::create_dir(dir.path().join(".cargo")).unwrap();
+        let config = dir.path().join(".cargo/config.toml");
+        std::fs::write(&config, "[profile.release]\nlto = \"off\"\n").unwrap();
+        assert_eq!(lto_config_in(&workspace, Some(&home)), None, "a config file above");
+        std::fs::remove_file(&config).unwrap();
+        std::fs::write(workspace.join("Cargo.toml"), "[profile.release]\nlto = false\n").unwrap();
+        assert_eq!(lto_config_in(&workspace, Some(&home)), None, "the workspace manifest");
     }
 
     #[test]
