@@ -15,6 +15,7 @@ use crate::bindings::exports::wasmig::migration::migration::Description;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
 use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed, Key, Validated};
+
 use crate::capture::{Capture, DatabaseHandle};
 use crate::config::Compiler;
 use crate::error::{Error, Failure, Result, Stop, StopKind};
@@ -22,6 +23,10 @@ use crate::limits::{self, LimitHit};
 pub use crate::plan::Direction;
 use crate::sandbox::{CallClock, GuestLog, Limits, SandboxState};
 use crate::source::{self, MigrationFile, MigrationId};
+
+mod compilers;
+
+use compilers::Compilers;
 
 /// How often the epoch ticks; the resolution of the call time budget.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -81,7 +86,8 @@ const ALLOWED_WASI: &[(&str, &[&str])] = &[
 /// use.
 pub struct Runtime {
     engine: Engine,
-    fingerprint: EngineFingerprint,
+    /// What compiles components for `engine`, with its fingerprint in the compile cache.
+    compilers: Compilers,
     /// Shared with the blocking threads that link each migration just before it runs.
     linker: Arc<Linker<SandboxState>>,
     limits: Limits,
@@ -306,9 +312,11 @@ impl Runtime {
             .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?;
         let policy = format!("wasmig {} {ALLOWED_WASI:?}", env!("CARGO_PKG_VERSION"));
         let fingerprint = EngineFingerprint::of(&engine, &policy);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let compilers = Compilers::new(engine.clone(), &config, fingerprint, policy, cores);
         Ok(Runtime {
             engine,
-            fingerprint,
+            compilers,
             linker: Arc::new(linker),
             limits,
             cache: None,
@@ -357,11 +365,10 @@ impl Runtime {
         };
         // Reading and compiling block: they run on a blocking thread, never on the async
         // executor, so other work (another compile, a database round trip) overlaps them.
-        let (engine, cache) = (self.engine.clone(), self.cache.clone());
-        let (fingerprint, path, limit) =
-            (self.fingerprint, file.path.clone(), self.limits.component_bytes);
+        let (compilers, cache) = (self.compilers.clone(), self.cache.clone());
+        let (path, limit) = (file.path.clone(), self.limits.component_bytes);
         let task = tokio::task::spawn_blocking(move || {
-            compile(&engine, fingerprint, cache.as_ref(), &path, limit, Reuse::Validation(known))
+            compile(&compilers, cache.as_ref(), &path, limit, Reuse::Validation(known))
         });
         let compiled = joined(task.await, &file.path, fail)?;
         let Compiled { found, checksum, stamp, key } = compiled;
@@ -464,18 +471,16 @@ impl Runtime {
             }
             Code::Cached(key) => *key,
         };
-        let (engine, cache, linker) =
-            (self.engine.clone(), self.cache.clone(), self.linker.clone());
-        let (fingerprint, path, limit) =
-            (self.fingerprint, migration.path.clone(), self.limits.component_bytes);
+        let (compilers, cache, linker) =
+            (self.compilers.clone(), self.cache.clone(), self.linker.clone());
+        let (path, limit) = (migration.path.clone(), self.limits.component_bytes);
         // Linking (matching every import against the sandbox's) happens there too, off
         // the thread that runs the migration before. The code is handed over before the
         // work alongside, so the migration need not wait for that.
         let (sender, mapped) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             // The receiver is gone only when the run stopped before this migration.
-            let _ =
-                sender.send(map(&engine, fingerprint, cache.as_ref(), &linker, key, &path, limit));
+            let _ = sender.send(map(&compilers, cache.as_ref(), &linker, key, &path, limit));
             after();
         });
         Preparing(Pending::Mapping { mapped, migration: Identity::of(migration) })
@@ -694,18 +699,17 @@ fn link(
 /// The code of the migration under `key` in `cache`, linked against the sandbox, or its
 /// file at `path` compiled again when the cache lost it (with the file's checksum then).
 fn map(
-    engine: &Engine,
-    fingerprint: EngineFingerprint,
+    compilers: &Compilers,
     cache: Option<&Cache>,
     linker: &Linker<SandboxState>,
     key: Key,
     path: &Path,
     limit: u64,
 ) -> std::result::Result<Mapped, Refused> {
-    if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
+    if let Some(component) = cache.and_then(|cache| cache.load(compilers.engine(), key)) {
         return Ok((link(linker, &component), None));
     }
-    let compiled = compile(engine, fingerprint, cache, path, limit, Reuse::Code)?;
+    let compiled = compile(compilers, cache, path, limit, Reuse::Code)?;
     match compiled.found {
         Found::Component { component, .. } => {
             Ok((link(linker, &component), Some(compiled.checksum)))
@@ -769,11 +773,10 @@ enum Reuse {
 /// Reads the component at `path` (its size, that it is a component). When `reuse` allows,
 /// and this wasmig validated the same bytes before, gives that record, without reading the
 /// file at all when the folder record gives its checksum; otherwise takes the compiled
-/// component from `cache` when an engine with `engine`'s `fingerprint` compiled it before,
-/// or compiles it and stores it there. Blocks.
+/// component from `cache` when an engine with the runtime engine's fingerprint compiled it
+/// before, or compiles it and stores it there. Blocks.
 fn compile(
-    engine: &Engine,
-    fingerprint: EngineFingerprint,
+    compilers: &Compilers,
     cache: Option<&Cache>,
     path: &Path,
     limit: u64,
@@ -781,7 +784,7 @@ fn compile(
 ) -> Result<Compiled, Refused> {
     let validation = matches!(reuse, Reuse::Validation(_));
     if let (Reuse::Validation(Some(known)), Some(cache)) = (reuse, cache) {
-        let key = fingerprint.key(&known.checksum);
+        let key = compilers.fingerprint().key(&known.checksum);
         if let Some(record) = cache.validated(key) {
             let (found, checksum) = (Found::Validated(record), known.checksum);
             return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key });
@@ -797,29 +800,19 @@ fn compile(
     if !wasmparser::Parser::is_component(&bytes) {
         return invalid("not a WebAssembly component");
     }
-    let key = fingerprint.key(&checksum);
+    let key = compilers.fingerprint().key(&checksum);
     let found = |found: Found| Ok(Compiled { found, checksum: checksum.clone(), stamp, key });
     if validation && let Some(record) = cache.and_then(|cache| cache.validated(key)) {
         return found(Found::Validated(record));
     }
-    if let Some(component) = cache.and_then(|cache| cache.load(engine, key)) {
+    if let Some(component) = cache.and_then(|cache| cache.load(compilers.engine(), key)) {
         return found(Found::Component { component, compiled: false, cached: true });
     }
-    let component = in_compile_pool(|| Component::new(engine, &bytes))
+    let component = compilers
+        .compile(&bytes)
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
     let cached = cache.is_some_and(|cache| cache.store(key, &component));
     found(Found::Component { component, compiled: true, cached })
-}
-
-/// Runs `compile` on a thread of rayon's global pool, the pool wasmtime's parallel
-/// compilation splits each component's functions over, and waits for it. Started from a
-/// blocking thread outside the pool, every component's functions would be queued on the
-/// pool's shared injector and the components would take turns; started on a pool thread,
-/// each component's functions go first to that thread's own queue, the other threads steal
-/// what is left, and two components compile side by side with less hand-off (measured on
-/// 2 cores: about 5% less wall time for 200 components, close to the noise).
-fn in_compile_pool<T: Send>(compile: impl FnOnce() -> T + Send) -> T {
-    rayon::scope(|_| compile())
 }
 
 /// What a compile task for the file at `path` gave, as the error a user sees; `fail`
@@ -972,7 +965,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"));
         let checksum = "ab".repeat(32);
-        let key = runtime.fingerprint.key(&checksum);
+        let key = runtime.compilers.fingerprint().key(&checksum);
         let component = Component::new(&runtime.engine, "(component)").unwrap();
         assert!(cache.store(key, &component));
         cache.record_validated(key, &Validated::new("Known".into(), true));
@@ -987,9 +980,7 @@ mod tests {
         };
         // The file is gone: only the record can describe it.
         let gone = dir.path().join("20240101000000_gone.wasm");
-        let compile = |reuse| {
-            compile(&runtime.engine, runtime.fingerprint, Some(&cache), &gone, 1 << 20, reuse)
-        };
+        let compile = |reuse| compile(&runtime.compilers, Some(&cache), &gone, 1 << 20, reuse);
 
         let compiled = compile(Reuse::Validation(Some(known(&checksum)))).unwrap();
         assert_eq!(compiled.checksum, checksum);

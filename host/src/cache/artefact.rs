@@ -1,4 +1,4 @@
-//! The one place wasmig turns stored bytes into executable code.
+//! The one place wasmig turns stored or precompiled bytes into executable code.
 //!
 //! An artefact file is the output of [`Component::serialize`] followed by a trailer:
 //!
@@ -60,6 +60,19 @@ pub(super) fn load(engine: &Engine, path: &Path, key: &[u8; 32]) -> io::Result<O
     let component = unsafe { Component::deserialize_file(engine, same_file(&file, path)) }
         .map_err(|e| io::Error::other(format!("does not load: {e:#}")))?;
     Ok(Some(component))
+}
+
+/// The component whose image `image` is, as [`Engine::precompile_component`] of an engine
+/// configured as `engine` is gave it in this process.
+pub(crate) fn component_from_image(engine: &Engine, image: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: `Component::deserialize` trusts `image` to be what this wasmtime, configured
+    // as `engine` is, produced. The only caller passes the image that
+    // `precompile_component` has just returned, in memory and never written anywhere, of
+    // an engine built from `engine`'s configuration with parallel compilation turned off,
+    // and checked to have `engine`'s compatibility hash (compiler, settings, features,
+    // wasmtime version) when it was built. wasmtime checks its own header as well. The
+    // image is copied into memory of wasmtime's own, so nothing can change it after.
+    unsafe { Component::deserialize(engine, image) }
 }
 
 /// Reads the whole of `file` and checks its trailer against `key` and its digest.

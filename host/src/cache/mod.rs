@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+pub(crate) use artefact::component_from_image;
 pub use index::{FileStamp, FolderIndex, Indexed};
 
 /// The layout version: a change of the artefact or index format bumps it, so files of

@@ -181,7 +181,9 @@ impl Project {
                     None => self.runtime.load_known(&app.name, file, indexed).await,
                 }
             })
-            .buffered(self.parallel)
+            // One more than the cores: while a load describes its component or waits for a
+            // file, the others' compiles keep every core busy.
+            .buffered(self.parallel + 1)
             .try_collect()
             .await?;
         if let Some(memo) = &self.loaded
