@@ -142,6 +142,59 @@ fn new_build_forwards_preview_backwards_in_each_language() {
     assert!(project.ledger().is_empty());
 }
 
+/// A Cargo config file of the project's own, here one naming the target folder, reaches
+/// both cargo commands of `wasmig build`: the build writes where it says, and wasmig finds
+/// the component there (through `cargo metadata`), not in a `target/` of the crate's own.
+#[test]
+fn the_projects_own_cargo_config_reaches_wasmig_build() {
+    if backend() != Backend::Sqlite {
+        return;
+    }
+    let project = TestProject::empty("[apps.shop]\nmigrations = \"migrations/shop\"\n");
+    let source = scaffold(&project, "rust", "configured target");
+    let manifest = source.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "wasmig-guest = \"0.1.0\"",
+        &format!("wasmig-guest = {{ path = {:?} }}", crate::support::root().join("guest-sdk")),
+    );
+    std::fs::write(&manifest, text).unwrap();
+    fill(&source.join("src/lib.rs"), "rust", "configured");
+    // The suite's target folder, so the SDK is not built again; named by the config file
+    // alone, the environment says nothing.
+    let target = crate::support::target_dir();
+    std::fs::create_dir_all(project.path().join(".cargo")).unwrap();
+    std::fs::write(
+        project.path().join(".cargo/config.toml"),
+        format!("[build]\ntarget-dir = {:?}\n", target),
+    )
+    .unwrap();
+
+    let output = project
+        .wasmig()
+        .args(["--format", "json", "build", "shop"])
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let migrations = report["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 1, "{report}");
+    assert_eq!(migrations[0]["outcome"], "built", "{report}");
+    assert!(Path::new(migrations[0]["component"].as_str().unwrap()).is_file(), "{report}");
+    assert!(!source.join("target").exists(), "cargo built in the crate's own target folder");
+    let package = source.file_name().unwrap().to_string_lossy().into_owned();
+    let built = target.join("wasm32-wasip2/release").read_dir().unwrap().any(|entry| {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        name.ends_with(".wasm") && name.contains("configured_target")
+    });
+    assert!(built, "no component of {package} in {}", target.display());
+
+    let applied = project.wasmig().args(["forwards", "shop"]).output().unwrap();
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert_eq!(project.query("SELECT id, v FROM configured"), [["1", "shop"]]);
+}
+
 #[test]
 fn a_missing_componentizer_is_one_error_naming_its_install_command() {
     let project = TestProject::empty("[apps.shop]\nmigrations = \"migrations/shop\"\n");
