@@ -1,6 +1,6 @@
-//! The one configured wasmtime [`Engine`]: loading migration components, validating them
-//! against the `wasmig:migration` world and the import allowlist, and calling them in a
-//! fresh sandbox each time.
+//! The one configured wasmtime [`Engine`] migrations run on: loading migration components
+//! (compiled as [`compilers`] says), validating them against the `wasmig:migration` world
+//! and the import allowlist, and calling them in a fresh sandbox each time.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,6 @@ use crate::bindings::exports::wasmig::migration::migration::Description;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::bindings::{MigrationComponent, MigrationComponentPre};
 use crate::cache::{Cache, EngineFingerprint, FileStamp, Indexed, Key, Validated};
-
 use crate::capture::{Capture, DatabaseHandle};
 use crate::config::Compiler;
 use crate::error::{Error, Failure, Result, Stop, StopKind};
