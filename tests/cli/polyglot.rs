@@ -23,6 +23,17 @@ fn scaffold(project: &TestProject, lang: &str, name: &str) -> std::path::PathBuf
     std::path::PathBuf::from(report["source"].as_str().unwrap())
 }
 
+/// Outside this workspace a scaffolded Rust crate depends on the published SDK: points the
+/// crate at `source` to this checkout's instead.
+fn use_this_sdk(source: &Path) {
+    let manifest = source.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "wasmig-guest = \"0.1.0\"",
+        &format!("wasmig-guest = {{ path = {:?} }}", crate::support::root().join("guest-sdk")),
+    );
+    std::fs::write(&manifest, text).unwrap();
+}
+
 /// Fills the template's two bodies with a table of the given name.
 fn fill(source: &Path, lang: &str, table: &str) {
     let text = std::fs::read_to_string(source).unwrap();
@@ -79,17 +90,7 @@ fn new_build_forwards_preview_backwards_in_each_language() {
         let table = format!("made_in_{lang}");
         let source = scaffold(&project, lang, &format!("create {table}"));
         if *lang == "rust" {
-            // Outside this workspace the crate depends on the published SDK: point it at
-            // this checkout's, and share the workspace's target folder.
-            let manifest = source.join("Cargo.toml");
-            let text = std::fs::read_to_string(&manifest).unwrap().replace(
-                "wasmig-guest = \"0.1.0\"",
-                &format!(
-                    "wasmig-guest = {{ path = {:?} }}",
-                    crate::support::root().join("guest-sdk")
-                ),
-            );
-            std::fs::write(&manifest, text).unwrap();
+            use_this_sdk(&source);
             fill(&source.join("src/lib.rs"), lang, &table);
         } else {
             fill(&source, lang, &table);
@@ -152,12 +153,7 @@ fn the_projects_own_cargo_config_reaches_wasmig_build() {
     }
     let project = TestProject::empty("[apps.shop]\nmigrations = \"migrations/shop\"\n");
     let source = scaffold(&project, "rust", "configured target");
-    let manifest = source.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace(
-        "wasmig-guest = \"0.1.0\"",
-        &format!("wasmig-guest = {{ path = {:?} }}", crate::support::root().join("guest-sdk")),
-    );
-    std::fs::write(&manifest, text).unwrap();
+    use_this_sdk(&source);
     fill(&source.join("src/lib.rs"), "rust", "configured");
     // The suite's target folder, so the SDK is not built again; named by the config file
     // alone, the environment says nothing.
