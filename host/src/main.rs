@@ -1,5 +1,14 @@
 //! The `wasmig` binary: everything it does is in the library's [`wasmig::cli`].
 
+/// Compiling a component allocates and frees a great many small objects (Winch's and
+/// Cranelift's per-function state) on several threads at once: with mimalloc a cold run
+/// of 200 migrations takes about a fifth less time than with the system allocator, a warm
+/// one the same, for a few MiB more peak memory. Transparent huge pages stay off: they
+/// would raise the peak of a warm run several times over and gain nothing here. The
+/// library leaves the choice of allocator to the program that embeds it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     wasmig::cli::main()
 }
