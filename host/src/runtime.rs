@@ -807,10 +807,10 @@ fn compile(
     if let Some(component) = cache.and_then(|cache| cache.load(compilers.engine(), key)) {
         return found(Found::Component { component, compiled: false, cached: true });
     }
-    let component = compilers
+    let (component, image) = compilers
         .compile(&bytes)
         .map_err(|e| Refused::Invalid(format!("invalid component: {}", chain(&e))))?;
-    let cached = cache.is_some_and(|cache| cache.store(key, &component));
+    let cached = cache.is_some_and(|cache| cache.store(key, &image));
     found(Found::Component { component, compiled: true, cached })
 }
 
@@ -966,7 +966,7 @@ mod tests {
         let checksum = "ab".repeat(32);
         let key = runtime.compilers.fingerprint().key(&checksum);
         let component = Component::new(&runtime.engine, "(component)").unwrap();
-        assert!(cache.store(key, &component));
+        assert!(cache.store(key, &component.serialize().unwrap()));
         cache.record_validated(key, &Validated::new("Known".into(), true));
         let known = |checksum: &str| -> Indexed {
             serde_json::from_value(serde_json::json!({

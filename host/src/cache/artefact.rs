@@ -28,7 +28,11 @@ const MAGIC: &[u8; 16] = b"wasmig-cwasm-v2\0";
 const TRAILER: u64 = 16 + 32 + 32;
 
 /// Writes `code` and its trailer for `key` to `file`.
-pub(super) fn write(file: &mut File, code: &[u8], key: &[u8; 32]) -> io::Result<()> {
+pub(super) fn write(
+    file: &mut (impl Write + ?Sized),
+    code: &[u8],
+    key: &[u8; 32],
+) -> io::Result<()> {
     file.write_all(code)?;
     file.write_all(MAGIC)?;
     file.write_all(key)?;
@@ -62,14 +66,14 @@ pub(super) fn load(engine: &Engine, path: &Path, key: &[u8; 32]) -> io::Result<O
     Ok(Some(component))
 }
 
-/// The component whose image `image` is, as [`Engine::precompile_component`] of an engine
-/// configured as `engine` is gave it in this process.
+/// The component whose image `image` is, as [`Engine::precompile_component`] of `engine`,
+/// or of an engine configured as `engine` is, gave it in this process.
 pub(crate) fn component_from_image(engine: &Engine, image: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `Component::deserialize` trusts `image` to be what this wasmtime, configured
     // as `engine` is, produced. The only caller passes the image that
-    // `precompile_component` has just returned, in memory and never written anywhere, of
-    // an engine built from `engine`'s configuration with parallel compilation turned off,
-    // and checked to have `engine`'s compatibility hash (compiler, settings, features,
+    // `precompile_component` has just returned, in memory, of `engine` itself or of an
+    // engine built from `engine`'s configuration with parallel compilation turned off and
+    // checked to have `engine`'s compatibility hash (compiler, settings, features,
     // wasmtime version) when it was built. wasmtime checks its own header as well. The
     // image is copied into memory of wasmtime's own, so nothing can change it after.
     unsafe { Component::deserialize(engine, image) }

@@ -9,7 +9,7 @@
 //! [`SETTLE`] are not recorded at all (git's "racily clean" rule).
 
 use std::collections::BTreeMap;
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -118,7 +118,7 @@ impl FolderIndex {
         changed
     }
 
-    pub(super) fn write(&self, file: &mut File) -> std::io::Result<()> {
+    pub(super) fn write(&self, file: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
         serde_json::to_writer(&mut *file, self)?;
         file.write_all(b"\n")
     }
@@ -127,6 +127,7 @@ impl FolderIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     /// A moment late enough for every file of the test to have settled.
     fn later() -> SystemTime {

@@ -21,7 +21,7 @@ mod index;
 
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -175,14 +175,14 @@ impl Cache {
         }
     }
 
-    /// Stores `component` under `key`; says whether it did. A failure is logged and
-    /// otherwise ignored: the cache is an optimisation.
-    pub fn store(&self, key: Key, component: &wasmtime::component::Component) -> bool {
+    /// Stores `image`, a compiled component as [`Component::serialize`] gives it, under
+    /// `key`; says whether it did. A failure is logged and otherwise ignored: the cache is
+    /// an optimisation.
+    ///
+    /// [`Component::serialize`]: wasmtime::component::Component::serialize
+    pub fn store(&self, key: Key, image: &[u8]) -> bool {
         let path = self.artefact_path(key);
-        let stored = component
-            .serialize()
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|code| self.write(&path, |file| artefact::write(file, &code, &key.0)));
+        let stored = self.write(&path, |file| artefact::write(file, image, &key.0));
         if let Err(e) = &stored {
             tracing::warn!("compile cache: cannot store {}: {e}", path.display());
         }
@@ -274,11 +274,12 @@ impl Cache {
     }
 
     /// Writes a file atomically: `fill` writes a temporary file in the same folder, which
-    /// is then renamed over `path`.
+    /// is then renamed over `path`. What `fill` writes is buffered: a JSON serialiser
+    /// writes a token at a time.
     fn write(
         &self,
         path: &Path,
-        fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let folder = path.parent().expect("cache files live in a folder");
         if !folder.is_dir() {
@@ -286,8 +287,10 @@ impl Cache {
             self.tag();
         }
         let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(folder)?;
-        fill(temporary.as_file_mut())?;
-        temporary.as_file_mut().flush()?;
+        let mut buffered = BufWriter::new(temporary.as_file_mut());
+        fill(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
         temporary.persist(path).map_err(|e| e.error)?;
         Ok(())
     }

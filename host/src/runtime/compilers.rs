@@ -82,16 +82,20 @@ impl Compilers {
         self.fingerprint
     }
 
-    /// Compiles the component `bytes` for the runtime's engine. Blocks.
-    pub(super) fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
+    /// Compiles the component `bytes` for the runtime's engine: the component, and the
+    /// image it was loaded from, which is what the compile cache stores. Blocks.
+    pub(super) fn compile(&self, bytes: &[u8]) -> wasmtime::Result<(Component, Vec<u8>)> {
         let running = Running::start(&self.shared.running);
-        if running.alongside >= self.shared.cores - 1
+        let image = if running.alongside >= self.shared.cores - 1
             && let Some(serial) = self.serial()
         {
-            let image = serial.precompile_component(bytes)?;
-            return cache::component_from_image(&self.engine, &image);
-        }
-        in_compile_pool(|| Component::new(&self.engine, bytes))
+            serial.precompile_component(bytes)?
+        } else {
+            in_compile_pool(|| self.engine.precompile_component(bytes))?
+        };
+        drop(running);
+        let component = cache::component_from_image(&self.engine, &image)?;
+        Ok((component, image))
     }
 
     /// The serial engine, built on first use.
@@ -176,7 +180,8 @@ mod tests {
         let bytes = COMPONENT.as_bytes();
         // On one core every compile has "as many others as cores minus one" alongside.
         let serial = compilers(1);
-        let component = serial.compile(bytes).unwrap();
+        let (component, image) = serial.compile(bytes).unwrap();
+        assert_eq!(image, serial.engine().precompile_component(bytes).unwrap());
         let serial_engine = serial.serial().expect("the serial engine gives the same images");
         assert!(!Engine::same(serial_engine, serial.engine()));
         assert_eq!(EngineFingerprint::of(serial_engine, "test"), serial.fingerprint());
@@ -185,7 +190,8 @@ mod tests {
 
         // Alone on many cores, the runtime's engine compiles it and no second one is built.
         let parallel = compilers(64);
-        let component = parallel.compile(bytes).unwrap();
+        let (component, image) = parallel.compile(bytes).unwrap();
+        assert_eq!(image, serial.engine().precompile_component(bytes).unwrap());
         assert_eq!(answer(&parallel, &component), 42);
         assert!(parallel.shared.serial.get().is_none());
     }
