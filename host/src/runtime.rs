@@ -957,6 +957,7 @@ fn chain(error: &wasmtime::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::Image;
 
     #[test]
     fn a_file_the_folder_record_knows_is_not_read_when_its_validation_is_cached() {
@@ -966,7 +967,7 @@ mod tests {
         let checksum = "ab".repeat(32);
         let key = runtime.compilers.fingerprint().key(&checksum);
         let component = Component::new(&runtime.engine, "(component)").unwrap();
-        assert!(cache.store(key, &component.serialize().unwrap()));
+        assert!(cache.store(key, &Image::of(&component).unwrap()));
         cache.record_validated(key, &Validated::new("Known".into(), true));
         let known = |checksum: &str| -> Indexed {
             serde_json::from_value(serde_json::json!({

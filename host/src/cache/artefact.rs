@@ -27,6 +27,29 @@ use wasmtime::component::Component;
 const MAGIC: &[u8; 16] = b"wasmig-cwasm-v2\0";
 const TRAILER: u64 = 16 + 32 + 32;
 
+/// A compiled component as wasmtime serialises it: what the cache stores. Only wasmtime's
+/// own output becomes one (a compile, or a compiled component serialised), which is what
+/// lets the cache give a stored image back to wasmtime to map as code.
+#[derive(Debug)]
+pub struct Image(Vec<u8>);
+
+impl Image {
+    /// The component `bytes` (binary or text) compiled by `engine`.
+    pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Image> {
+        engine.precompile_component(bytes).map(Image)
+    }
+
+    /// `component` serialised.
+    pub fn of(component: &Component) -> wasmtime::Result<Image> {
+        component.serialize().map(Image)
+    }
+
+    /// The image's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Writes `code` and its trailer for `key` to `file`.
 pub(super) fn write(
     file: &mut (impl Write + ?Sized),
@@ -66,17 +89,17 @@ pub(super) fn load(engine: &Engine, path: &Path, key: &[u8; 32]) -> io::Result<O
     Ok(Some(component))
 }
 
-/// The component whose image `image` is, as [`Engine::precompile_component`] of `engine`,
-/// or of an engine configured as `engine` is, gave it in this process.
-pub(crate) fn component_from_image(engine: &Engine, image: &[u8]) -> wasmtime::Result<Component> {
+/// The component `image` is, loaded into `engine`, which is the engine that compiled it or
+/// one configured as that engine is.
+pub(crate) fn component_from_image(engine: &Engine, image: &Image) -> wasmtime::Result<Component> {
     // SAFETY: `Component::deserialize` trusts `image` to be what this wasmtime, configured
-    // as `engine` is, produced. The only caller passes the image that
-    // `precompile_component` has just returned, in memory, of `engine` itself or of an
-    // engine built from `engine`'s configuration with parallel compilation turned off and
-    // checked to have `engine`'s compatibility hash (compiler, settings, features,
+    // as `engine` is, produced. An `Image` is only ever wasmtime's own output in this
+    // process (see `Image`). The only caller passes one that `engine` itself compiled, or
+    // an engine built from `engine`'s configuration with parallel compilation turned off
+    // and checked to have `engine`'s compatibility hash (compiler, settings, features,
     // wasmtime version) when it was built. wasmtime checks its own header as well. The
     // image is copied into memory of wasmtime's own, so nothing can change it after.
-    unsafe { Component::deserialize(engine, image) }
+    unsafe { Component::deserialize(engine, image.as_bytes()) }
 }
 
 /// Reads the whole of `file` and checks its trailer against `key` and its digest.

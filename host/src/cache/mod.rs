@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+pub use artefact::Image;
 pub(crate) use artefact::component_from_image;
 pub use index::{FileStamp, FolderIndex, Indexed};
 
@@ -175,14 +176,11 @@ impl Cache {
         }
     }
 
-    /// Stores `image`, a compiled component as [`Component::serialize`] gives it, under
-    /// `key`; says whether it did. A failure is logged and otherwise ignored: the cache is
-    /// an optimisation.
-    ///
-    /// [`Component::serialize`]: wasmtime::component::Component::serialize
-    pub fn store(&self, key: Key, image: &[u8]) -> bool {
+    /// Stores the compiled component `image` under `key`; says whether it did. A failure
+    /// is logged and otherwise ignored: the cache is an optimisation.
+    pub fn store(&self, key: Key, image: &Image) -> bool {
         let path = self.artefact_path(key);
-        let stored = self.write(&path, |file| artefact::write(file, image, &key.0));
+        let stored = self.write(&path, |file| artefact::write(file, image.as_bytes(), &key.0));
         if let Err(e) = &stored {
             tracing::warn!("compile cache: cannot store {}: {e}", path.display());
         }

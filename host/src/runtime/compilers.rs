@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use crate::cache::{self, EngineFingerprint};
+use crate::cache::{self, EngineFingerprint, Image};
 
 /// Compiles components for the runtime's engine.
 ///
@@ -84,14 +84,14 @@ impl Compilers {
 
     /// Compiles the component `bytes` for the runtime's engine: the component, and the
     /// image it was loaded from, which is what the compile cache stores. Blocks.
-    pub(super) fn compile(&self, bytes: &[u8]) -> wasmtime::Result<(Component, Vec<u8>)> {
+    pub(super) fn compile(&self, bytes: &[u8]) -> wasmtime::Result<(Component, Image)> {
         let running = Running::start(&self.shared.running);
         let image = if running.alongside >= self.shared.cores - 1
             && let Some(serial) = self.serial()
         {
-            serial.precompile_component(bytes)?
+            Image::compile(serial, bytes)?
         } else {
-            in_compile_pool(|| self.engine.precompile_component(bytes))?
+            in_compile_pool(|| Image::compile(&self.engine, bytes))?
         };
         drop(running);
         let component = cache::component_from_image(&self.engine, &image)?;
@@ -181,7 +181,7 @@ mod tests {
         // On one core every compile has "as many others as cores minus one" alongside.
         let serial = compilers(1);
         let (component, image) = serial.compile(bytes).unwrap();
-        assert_eq!(image, serial.engine().precompile_component(bytes).unwrap());
+        assert_eq!(image.as_bytes(), serial.engine().precompile_component(bytes).unwrap());
         let serial_engine = serial.serial().expect("the serial engine gives the same images");
         assert!(!Engine::same(serial_engine, serial.engine()));
         assert_eq!(EngineFingerprint::of(serial_engine, "test"), serial.fingerprint());
@@ -191,7 +191,7 @@ mod tests {
         // Alone on many cores, the runtime's engine compiles it and no second one is built.
         let parallel = compilers(64);
         let (component, image) = parallel.compile(bytes).unwrap();
-        assert_eq!(image, serial.engine().precompile_component(bytes).unwrap());
+        assert_eq!(image.as_bytes(), serial.engine().precompile_component(bytes).unwrap());
         assert_eq!(answer(&parallel, &component), 42);
         assert!(parallel.shared.serial.get().is_none());
     }
