@@ -94,10 +94,10 @@ pub(super) fn load(engine: &Engine, path: &Path, key: &[u8; 32]) -> io::Result<O
 pub(crate) fn component_from_image(engine: &Engine, image: &Image) -> wasmtime::Result<Component> {
     // SAFETY: `Component::deserialize` trusts `image` to be what this wasmtime, configured
     // as `engine` is, produced. An `Image` is only ever wasmtime's own output in this
-    // process (see `Image`). The only caller passes one that `engine` itself compiled, or
-    // an engine built from `engine`'s configuration with parallel compilation turned off
-    // and checked to have `engine`'s compatibility hash (compiler, settings, features,
-    // wasmtime version) when it was built. wasmtime checks its own header as well. The
+    // process (see `Image`). The only caller passes one compiled either by `engine` itself
+    // or by an engine built from `engine`'s configuration with parallel compilation turned
+    // off and checked, when it was built, to have `engine`'s compatibility hash (compiler,
+    // settings, features, wasmtime version). wasmtime checks its own header as well. The
     // image is copied into memory of wasmtime's own, so nothing can change it after.
     unsafe { Component::deserialize(engine, image.as_bytes()) }
 }
