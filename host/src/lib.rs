@@ -51,9 +51,9 @@ pub use backend::{Dialect, SqlError, Value};
 pub use cli::{backwards, check, forwards};
 pub use commands::{
     BackwardsMigrationManager, BuildReport, CheckMigrationManager, CheckReport, CleanReport,
-    ForwardsMigrationManager, Language, MigrationResult, MigrationStatus, NewReport, Project,
-    Resolution, ResolveReport, State, VerifyReport, clean, new_migration, resolve, run_backwards,
-    run_forwards, verify,
+    FillReport, ForwardsMigrationManager, Language, MigrationResult, MigrationStatus, NewReport,
+    Project, Resolution, ResolveReport, State, VerifyReport, clean, fill_cache, new_migration,
+    resolve, run_backwards, run_forwards, verify,
 };
 pub use config::Settings;
 pub use error::{ChangedFile, Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};

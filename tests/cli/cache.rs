@@ -1,5 +1,5 @@
 //! The compile cache: each component compiled once, bad cache files recompiled rather than
-//! trusted, two processes filling one cache, `check` without compiling, `cache info|clear`.
+//! trusted, two processes filling one cache, `check` without compiling, `cache info|clear|fill`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -255,4 +255,48 @@ fn each_compiler_has_its_own_cache_entries_and_both_run_the_migrations() {
     let both = test.artefacts();
     assert_eq!(both.len(), 2 * sample_count());
     assert!(winch.iter().all(|file| both.contains(file)), "winch's entries stay");
+}
+
+#[test]
+fn cache_fill_compiles_every_component_without_a_database_and_the_run_compiles_none() {
+    let test = Cached::sample();
+    let filled = test.json(&["cache", "fill"]);
+    let migrations = filled["fill"]["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), sample_count(), "{filled}");
+    assert!(migrations.iter().all(|m| m["outcome"] == "compiled"), "{filled}");
+    assert_eq!(test.artefacts().len(), sample_count());
+    assert!(test.project.untouched(), "filling the cache touches no database");
+
+    // The run that applies them compiles nothing, and a second fill finds them all.
+    assert!(test.compiled(&["forwards", "all", "-y"]).iter().all(|c| !c));
+    let again = test.json(&["cache", "fill", "auth"]);
+    let migrations = again["fill"]["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), sample_ids("auth").len(), "{again}");
+    assert!(migrations.iter().all(|m| m["outcome"] == "cached"), "{again}");
+    let output = test.wasmig(&["cache", "fill", "blog"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(said.starts_with("compiled 0 of "), "{said}");
+    assert!(said.contains(test.cache.path().to_str().unwrap()), "{said}");
+}
+
+#[test]
+fn cache_fill_names_the_component_it_cannot_load_and_needs_the_cache_on() {
+    let test = Cached::sample();
+    let id = &sample_ids("blog")[0];
+    let name = format!("{id}_{}.wasm", slug("blog", id));
+    let file = test.project.app_dir("blog").join(&name);
+    std::fs::copy(&components().guests["hostile-wrong-world"], &file).unwrap();
+    let output = test.wasmig(&["cache", "fill"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("error: app blog migration {id} (")), "{err}");
+    assert!(err.contains(&name), "{err}");
+    assert!(test.project.untouched());
+
+    let output = test.wasmig(&["--no-cache", "cache", "fill"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("the compile cache is off"), "{}", stderr(&output));
+    assert!(test.wasmig(&["cache", "fill", "nope"]).status.code() == Some(1));
 }

@@ -393,4 +393,18 @@ fn a_targets_table_in_the_config_makes_the_project_a_fleet_unless_one_database_i
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!stderr(&output).contains("fleet of"), "{}", stderr(&output));
     assert_eq!(ledger(&own).len(), total());
+    // Commands that use no database run once, as in any project.
+    for args in [&["build", "all"][..], &["new", "auth", "add index"]] {
+        let output = project.wasmig().args(args).output().unwrap();
+        let err = stderr(&output);
+        assert!(output.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("fleet of") && !err.contains("takes one database"), "{err}");
+    }
+    let created = std::fs::read_dir(project.path().join("migrations/auth"))
+        .unwrap()
+        .filter(|entry| {
+            entry.as_ref().unwrap().file_name().to_string_lossy().ends_with("_add_index")
+        })
+        .count();
+    assert_eq!(created, 1, "`new` scaffolded the migration");
 }

@@ -158,6 +158,11 @@ impl Cache {
         Cache { dir: dir.into() }
     }
 
+    /// The cache's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The compiled component stored under `key`, when there is one that verifies; `None`
     /// for a miss and for a file that is corrupt, truncated, of another engine or stored
     /// under another key, so that the caller compiles instead.

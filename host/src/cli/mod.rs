@@ -218,12 +218,19 @@ impl From<Lang> for Language {
 }
 
 /// `wasmig cache` actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CacheAction {
     /// Where the cache is, how many compiled components it holds and their size.
     Info,
     /// Remove every compiled component and recorded description.
     Clear,
+    /// Compile the components of an app (or `all`) into the cache without a database, so
+    /// that the run that applies them compiles nothing (a container image, a CI job).
+    Fill {
+        /// An app name, or `all`.
+        #[arg(default_value = "all")]
+        app: String,
+    },
 }
 
 impl Command {
@@ -239,6 +246,11 @@ impl Command {
             Command::Build { .. } => "build",
             Command::Cache { .. } => "cache",
         }
+    }
+
+    /// Whether the command reads or changes a database, so that a fleet can run it.
+    fn uses_database(&self) -> bool {
+        !matches!(self, Command::New { .. } | Command::Build { .. } | Command::Cache { .. })
     }
 }
 
@@ -266,7 +278,9 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Command::Cache { action } = cli.command {
+    if let Command::Cache { action: action @ (CacheAction::Info | CacheAction::Clear) } =
+        cli.command
+    {
         // The cache needs no project: outside one, the environment says where it is.
         return cache_command(cache_dir(&cli.config, cli.database_url), action, cli.format);
     }
@@ -285,8 +299,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Err(e) => return render::failure(cli.command.name(), cli.format, &e),
     };
     // A fleet: the --targets file, or the [targets] of the config unless one database
-    // was named.
+    // was named. Commands that use no database (new, build, cache) run as anywhere else.
     let targets = match &cli.targets {
+        _ if !cli.command.uses_database() => None,
         Some(path) => match crate::commands::read_targets(path) {
             Ok(targets) => Some(targets),
             Err(e) => return render::failure(cli.command.name(), cli.format, &e),
@@ -318,13 +333,17 @@ fn cache_dir(config: &Path, database_url: Option<String>) -> Result<PathBuf, Err
     })
 }
 
-/// `wasmig cache info|clear` on the cache in `dir`.
+/// `wasmig cache info|clear` on the cache in `dir`. `cache fill` needs the project's
+/// migrations: see [`execute`].
 fn cache_command(dir: Result<PathBuf, Error>, action: CacheAction, format: Format) -> ExitCode {
-    let report = dir.and_then(|dir| match action {
-        CacheAction::Info => Cache::new(dir).info(),
-        CacheAction::Clear => Cache::new(dir).clear(),
-    });
-    render::outcome("cache", format, report, |format, info| render::cache(format, action, &info))
+    let (name, report) = match action {
+        CacheAction::Info => ("info", dir.and_then(|dir| Cache::new(dir).info())),
+        CacheAction::Clear => ("clear", dir.and_then(|dir| Cache::new(dir).clear())),
+        CacheAction::Fill { .. } => {
+            ("fill", Err(Error::Usage("`cache fill` needs a project (wasmig.toml)".into())))
+        }
+    };
+    render::outcome("cache", format, report, |format, info| render::cache(format, name, &info))
 }
 
 /// Runs `command` on a loaded project, prints its report in `format`, and gives the exit
@@ -390,6 +409,10 @@ async fn execute_other(
             .await
             .unwrap_or_else(|e| Err(Error::Runtime(format!("the build stopped: {e}"))));
             render::outcome(name, format, report, render::build)
+        }
+        Command::Cache { action: CacheAction::Fill { app } } => {
+            let report = crate::fill_cache(project, &app).await;
+            render::outcome(name, format, report, render::fill)
         }
         Command::Cache { action } => {
             let dir = project.settings.cache_dir.clone();

@@ -13,11 +13,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use super::{CacheAction, Format};
+use super::Format;
 use crate::cache::CacheInfo;
 use crate::commands::{
-    BuildOutcome, BuildReport, CheckReport, CleanReport, FleetReport, MigrationStatus, NewReport,
-    ResolveReport, State, TargetOutcome, TargetReport, VerifyReport,
+    BuildOutcome, BuildReport, CheckReport, CleanReport, FillReport, FleetReport, MigrationStatus,
+    NewReport, ResolveReport, State, TargetOutcome, TargetReport, VerifyReport,
 };
 use crate::error::{Error, Failure, Result, Rollback, StopKind};
 use crate::report::{Event, Hooks, MigrationReport, Outcome, Question, RunReport};
@@ -555,11 +555,7 @@ pub(super) fn build(format: Format, report: BuildReport) -> ExitCode {
 }
 
 /// `cache info` and `cache clear`: where the cache is and what it holds (or held).
-pub(super) fn cache(format: Format, action: CacheAction, info: &CacheInfo) -> ExitCode {
-    let action = match action {
-        CacheAction::Info => "info",
-        CacheAction::Clear => "clear",
-    };
+pub(super) fn cache(format: Format, action: &str, info: &CacheInfo) -> ExitCode {
     match format {
         Format::Json => {
             print_json(&document("cache", json!({ "action": action, "cache": info }), None))
@@ -576,6 +572,22 @@ pub(super) fn cache(format: Format, action: CacheAction, info: &CacheInfo) -> Ex
             size(info.bytes)
         ),
     }
+    ExitCode::SUCCESS
+}
+
+/// `cache fill`: what was compiled into the cache.
+pub(super) fn fill(format: Format, report: FillReport) -> ExitCode {
+    if format == Format::Json {
+        print_json(&document("cache", json!({ "action": "fill", "fill": &report }), None));
+    }
+    let total = report.migrations.len();
+    eprintln!(
+        "compiled {} of {total} component(s) into {} ({} cached already) in {}",
+        report.compiled(),
+        report.cache_dir.display(),
+        total - report.compiled(),
+        duration(report.duration)
+    );
     ExitCode::SUCCESS
 }
 

@@ -124,7 +124,8 @@ pub struct BuiltMigration {
     pub duration: Duration,
 }
 
-fn millis<S: serde::Serializer>(
+/// A duration as milliseconds, as the JSON reports give durations.
+pub(super) fn millis<S: serde::Serializer>(
     duration: &Duration,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {

@@ -6,6 +6,7 @@ mod backwards;
 pub mod build;
 mod check;
 mod clean;
+mod fill;
 mod fleet;
 mod forwards;
 mod new;
@@ -22,6 +23,7 @@ pub use backwards::{BackwardsMigrationManager, run_backwards};
 pub use build::{BuildOutcome, BuildReport, BuiltMigration, Language, build};
 pub use check::{CheckMigrationManager, CheckReport, MigrationStatus, State};
 pub use clean::{CleanReport, RemovedRow, clean};
+pub use fill::{FillOutcome, FillReport, FilledMigration, fill_cache};
 pub use fleet::{
     FleetCommand, FleetReport, FleetTarget, TargetOutcome, TargetReport, read_targets, run_fleet,
 };
