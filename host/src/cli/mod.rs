@@ -188,7 +188,7 @@ pub enum Command {
         #[arg(default_value = "all")]
         app: String,
     },
-    /// Show or empty the compile cache of compiled components.
+    /// Show, empty or fill the compile cache of compiled components.
     Cache {
         /// What to do.
         #[command(subcommand)]
@@ -224,8 +224,10 @@ pub enum CacheAction {
     Info,
     /// Remove every compiled component and recorded description.
     Clear,
-    /// Compile the components of an app (or `all`) into the cache without a database, so
-    /// that the run that applies them compiles nothing (a container image, a CI job).
+    /// Compile the components of an app (or `all`) into the cache, without a database.
+    ///
+    /// The run that applies them then compiles nothing: fill the cache while building a
+    /// container image or in a CI job.
     Fill {
         /// An app name, or `all`.
         #[arg(default_value = "all")]
