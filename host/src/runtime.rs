@@ -217,6 +217,12 @@ impl LoadedMigration {
         };
         Some((name, entry))
     }
+
+    /// Whether its compiled code is in the compile cache (rather than held in memory, when
+    /// the cache is off or could not store it).
+    pub(crate) fn in_cache(&self) -> bool {
+        matches!(self.code, Code::Cached(_))
+    }
 }
 
 impl std::fmt::Debug for LoadedMigration {

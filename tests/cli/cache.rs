@@ -298,5 +298,21 @@ fn cache_fill_names_the_component_it_cannot_load_and_needs_the_cache_on() {
     let output = test.wasmig(&["--no-cache", "cache", "fill"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("the compile cache is off"), "{}", stderr(&output));
+
+    // A cache folder that cannot be written fails before anything is compiled, rather than
+    // compiling for nothing.
+    let not_a_folder = test.cache.path().join("file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let output = test
+        .project
+        .wasmig()
+        .env("WASMIG_CACHE_DIR", &not_a_folder)
+        .args(["cache", "fill", "auth"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(not_a_folder.to_str().unwrap()), "{err}");
     assert!(test.wasmig(&["cache", "fill", "nope"]).status.code() == Some(1));
 }

@@ -181,6 +181,17 @@ impl Cache {
         }
     }
 
+    /// Checks that compiled components can be stored, creating the cache's folders: what a
+    /// command that exists to fill the cache asks first, since a store that fails is
+    /// otherwise only logged.
+    pub fn ensure_writable(&self) -> Result<()> {
+        let folder = self.dir.join(LAYOUT).join("components");
+        std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+        self.tag();
+        let probe = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&folder);
+        probe.map(drop).map_err(|e| Error::io(&folder, e))
+    }
+
     /// Stores the compiled component `image` under `key`; says whether it did. A failure
     /// is logged and otherwise ignored: the cache is an optimisation.
     pub fn store(&self, key: Key, image: &Image) -> bool {

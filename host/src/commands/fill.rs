@@ -57,8 +57,9 @@ impl FillReport {
 /// Compiles, validates and describes every component of the apps `app_name` selects
 /// (`all`: every app) that the compile cache does not hold yet, several at once on all
 /// cores, exactly as a run would before its first migration. The database is not touched.
-/// The first component that fails to load is the error (it names the app, the migration
-/// and the file); what was compiled before it stays in the cache.
+/// The first component that fails to load, or that the cache cannot store, is the error
+/// (it names the app, the migration and the file); what was stored before it stays in the
+/// cache. A cache folder that cannot be written is an error before anything is compiled.
 pub async fn fill_cache(project: &Project, app_name: &str) -> Result<FillReport> {
     let started = Instant::now();
     let Some(cache) = project.runtime.cache() else {
@@ -67,12 +68,26 @@ pub async fn fill_cache(project: &Project, app_name: &str) -> Result<FillReport>
         ));
     };
     let cache_dir = cache.dir().to_path_buf();
+    cache.ensure_writable()?;
     let apps = project.settings.select(app_name)?;
     let mut files = Vec::new();
     for app in apps {
         files.extend(source::discover(app)?.into_iter().map(|file| (app, file)));
     }
     let loaded = project.load_all(files.iter().map(|(app, file)| (*app, file))).await?;
+    // A store that fails after the folder proved writable (a full disk) is only logged by
+    // the cache: here it is the command's failure.
+    if let Some(migration) = loaded.iter().find(|migration| !migration.in_cache()) {
+        return Err(Error::Load {
+            app: migration.app.clone(),
+            id: migration.id.to_string(),
+            path: migration.path.clone(),
+            message: format!(
+                "compiled, but the compile cache in {} could not store it",
+                cache_dir.display()
+            ),
+        });
+    }
     let migrations = loaded
         .into_iter()
         .map(|migration| FilledMigration {
