@@ -239,12 +239,19 @@ fn backwards_with_allow_changed_runs_what_was_applied_and_says_so() {
         "{err}"
     );
     // The applied slugs migration was reversed: its column is gone, the seeded tags stay.
+    // Each test has a database of its own on a shared server: only this one's `posts`.
     let columns = match backend() {
         Backend::Sqlite => project.query("SELECT name FROM pragma_table_info('posts')"),
-        _ => project.query(
-            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_name = 'posts'",
+        Backend::Postgres => project.query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = 'posts'",
+        ),
+        Backend::Mysql => project.query(
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = 'posts'",
         ),
     };
+    assert!(columns.iter().any(|c| c[0] == "title"), "{columns:?}");
     assert!(!columns.iter().any(|c| c[0] == "slug"), "{columns:?}");
     assert_ne!(project.query("SELECT count(*) FROM tags"), [["0"]], "the seeded tags stay");
 }
