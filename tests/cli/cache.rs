@@ -314,5 +314,7 @@ fn cache_fill_names_the_component_it_cannot_load_and_needs_the_cache_on() {
     let err = stderr(&output);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(not_a_folder.to_str().unwrap()), "{err}");
-    assert!(test.wasmig(&["cache", "fill", "nope"]).status.code() == Some(1));
+    let output = test.wasmig(&["cache", "fill", "nope"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("unknown app `nope`"), "{}", stderr(&output));
 }

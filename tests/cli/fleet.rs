@@ -394,7 +394,7 @@ fn a_targets_table_in_the_config_makes_the_project_a_fleet_unless_one_database_i
     assert!(!stderr(&output).contains("fleet of"), "{}", stderr(&output));
     assert_eq!(ledger(&own).len(), total());
     // Commands that use no database run once, as in any project.
-    for args in [&["build", "all"][..], &["new", "auth", "add index"]] {
+    for args in [&["build", "all"][..], &["cache", "fill"], &["new", "auth", "add index"]] {
         let output = project.wasmig().args(args).output().unwrap();
         let err = stderr(&output);
         assert!(output.status.success(), "{args:?}: {err}");

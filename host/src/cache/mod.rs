@@ -186,9 +186,7 @@ impl Cache {
     /// otherwise only logged.
     pub fn ensure_writable(&self) -> Result<()> {
         let folder = self.dir.join(LAYOUT).join("components");
-        std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
-        self.tag();
-        let probe = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&folder);
+        let probe = self.create(&folder).and_then(|()| temporary_in(&folder));
         probe.map(drop).map_err(|e| Error::io(&folder, e))
     }
 
@@ -296,16 +294,22 @@ impl Cache {
         fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let folder = path.parent().expect("cache files live in a folder");
-        if !folder.is_dir() {
-            std::fs::create_dir_all(folder)?;
-            self.tag();
-        }
-        let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(folder)?;
+        self.create(folder)?;
+        let mut temporary = temporary_in(folder)?;
         let mut buffered = BufWriter::new(temporary.as_file_mut());
         fill(&mut buffered)?;
         buffered.flush()?;
         drop(buffered);
         temporary.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Creates `folder` in the cache, tagging the cache when it does.
+    fn create(&self, folder: &Path) -> std::io::Result<()> {
+        if !folder.is_dir() {
+            std::fs::create_dir_all(folder)?;
+            self.tag();
+        }
         Ok(())
     }
 
@@ -319,6 +323,11 @@ impl Cache {
             let _ = std::fs::write(tag, text);
         }
     }
+}
+
+/// A temporary file in `folder`, named so that listings of the cache skip it.
+fn temporary_in(folder: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new().prefix(".tmp-").tempfile_in(folder)
 }
 
 /// The files of `dir` with `extension` (not the temporary files of a write under way);

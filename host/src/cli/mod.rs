@@ -220,10 +220,9 @@ impl From<Lang> for Language {
 /// `wasmig cache` actions.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CacheAction {
-    /// Where the cache is, how many compiled components it holds and their size.
-    Info,
-    /// Remove every compiled component and recorded description.
-    Clear,
+    /// `info` and `clear`, which need only the cache's folder.
+    #[command(flatten)]
+    Inspect(CacheInspection),
     /// Compile the components of an app (or `all`) into the cache, without a database.
     ///
     /// The run that applies them then compiles nothing: fill the cache while building a
@@ -233,6 +232,15 @@ pub enum CacheAction {
         #[arg(default_value = "all")]
         app: String,
     },
+}
+
+/// The `wasmig cache` actions that need no project, only the cache's folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum CacheInspection {
+    /// Where the cache is, how many compiled components it holds and their size.
+    Info,
+    /// Remove every compiled component and recorded description.
+    Clear,
 }
 
 impl Command {
@@ -280,11 +288,9 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Command::Cache { action: action @ (CacheAction::Info | CacheAction::Clear) } =
-        cli.command
-    {
+    if let Command::Cache { action: CacheAction::Inspect(inspection) } = cli.command {
         // The cache needs no project: outside one, the environment says where it is.
-        return cache_command(cache_dir(&cli.config, cli.database_url), action, cli.format);
+        return cache_command(cache_dir(&cli.config, cli.database_url), inspection, cli.format);
     }
     let one_database = cli.database_url.is_some();
     let project = Settings::load(&cli.config, cli.database_url).and_then(|mut settings| {
@@ -335,17 +341,19 @@ fn cache_dir(config: &Path, database_url: Option<String>) -> Result<PathBuf, Err
     })
 }
 
-/// `wasmig cache info|clear` on the cache in `dir`. `cache fill` needs the project's
-/// migrations: see [`execute`].
-fn cache_command(dir: Result<PathBuf, Error>, action: CacheAction, format: Format) -> ExitCode {
-    let (name, report) = match action {
-        CacheAction::Info => ("info", dir.and_then(|dir| Cache::new(dir).info())),
-        CacheAction::Clear => ("clear", dir.and_then(|dir| Cache::new(dir).clear())),
-        CacheAction::Fill { .. } => {
-            ("fill", Err(Error::Usage("`cache fill` needs a project (wasmig.toml)".into())))
-        }
-    };
-    render::outcome("cache", format, report, |format, info| render::cache(format, name, &info))
+/// `wasmig cache info|clear` on the cache in `dir`.
+fn cache_command(
+    dir: Result<PathBuf, Error>,
+    inspection: CacheInspection,
+    format: Format,
+) -> ExitCode {
+    let report = dir.and_then(|dir| match inspection {
+        CacheInspection::Info => Cache::new(dir).info(),
+        CacheInspection::Clear => Cache::new(dir).clear(),
+    });
+    render::outcome("cache", format, report, |format, info| {
+        render::cache(format, inspection, &info)
+    })
 }
 
 /// Runs `command` on a loaded project, prints its report in `format`, and gives the exit
@@ -416,10 +424,10 @@ async fn execute_other(
             let report = crate::fill_cache(project, &app).await;
             render::outcome(name, format, report, render::fill)
         }
-        Command::Cache { action } => {
+        Command::Cache { action: CacheAction::Inspect(inspection) } => {
             let dir = project.settings.cache_dir.clone();
             let off = || Error::Usage("the compile cache is off for this project".to_string());
-            cache_command(dir.ok_or_else(off), action, format)
+            cache_command(dir.ok_or_else(off), inspection, format)
         }
     }
 }

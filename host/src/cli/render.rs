@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use super::Format;
+use super::{CacheInspection, Format};
 use crate::cache::CacheInfo;
 use crate::commands::{
     BuildOutcome, BuildReport, CheckReport, CleanReport, FillReport, FleetReport, MigrationStatus,
@@ -555,7 +555,11 @@ pub(super) fn build(format: Format, report: BuildReport) -> ExitCode {
 }
 
 /// `cache info` and `cache clear`: where the cache is and what it holds (or held).
-pub(super) fn cache(format: Format, action: &str, info: &CacheInfo) -> ExitCode {
+pub(super) fn cache(format: Format, inspection: CacheInspection, info: &CacheInfo) -> ExitCode {
+    let action = match inspection {
+        CacheInspection::Info => "info",
+        CacheInspection::Clear => "clear",
+    };
     match format {
         Format::Json => {
             print_json(&document("cache", json!({ "action": action, "cache": info }), None))
