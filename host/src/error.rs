@@ -7,8 +7,13 @@ use std::path::PathBuf;
 use crate::limits::LimitHit;
 use crate::plan::{Direction, PlanError};
 
+mod load;
+
+pub use load::{LoadError, LoadReason};
+
 /// Everything that can make a wasmig operation fail.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `wasmig.toml` is missing, unreadable or invalid.
     #[error("{}: {message}", path.display())]
@@ -36,9 +41,9 @@ pub enum Error {
     },
 
     /// A migration component could not be read, compiled or validated against the
-    /// `wasmig:migration` world.
-    #[error("app {app} migration {id} ({}): {message}", path.display())]
-    Load { app: String, id: String, path: PathBuf, message: String },
+    /// `wasmig:migration` world: which one, and why ([`LoadError::reason`]).
+    #[error(transparent)]
+    Load(Box<LoadError>),
 
     /// Applied migrations whose component files are gone, found before anything changed.
     #[error(
@@ -101,9 +106,50 @@ pub enum Error {
     #[error("{tool} not found: {install}")]
     Toolchain { tool: String, install: String },
 
-    /// The sandbox could not be set up: a bug or a resource problem of the host.
-    #[error("runtime: {0}")]
-    Runtime(String),
+    /// The WebAssembly engine or its linker could not be configured: a bug of the host.
+    #[error("runtime: cannot set up the {part}: {message}")]
+    EngineSetup { part: &'static str, message: String },
+
+    /// A thread or an async runtime of wasmig's own could not be started: the host is out
+    /// of threads or memory.
+    #[error("runtime: cannot start {what}: {source}")]
+    Start {
+        /// What it is, as the message names it (`the epoch ticker`).
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Work handed to a thread or task of wasmig's own ended without giving its result:
+    /// it panicked, or its runtime shut down.
+    #[error("runtime: the {task} ended without its result{}", detail_suffix(.detail))]
+    TaskLost {
+        /// The work, as the message names it (`compile task`).
+        task: &'static str,
+        /// What its thread or task said when it ended, if anything.
+        detail: Option<String>,
+    },
+
+    /// A component could not be compressed for storing with its ledger row.
+    #[error("runtime: cannot compress component {checksum}: {source}")]
+    Compress {
+        checksum: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// No fresh migration ID could be made from the clock for `wasmig new`.
+    #[error("runtime: cannot make a migration ID: {0}")]
+    NewId(String),
+
+    /// `wasmig build` gave no result for a migration source: its worker stopped first.
+    #[error("runtime: {}: not built", path.display())]
+    NotBuilt { path: PathBuf },
+}
+
+/// `: detail` when there is one.
+fn detail_suffix(detail: &Option<String>) -> String {
+    detail.as_ref().map(|detail| format!(": {detail}")).unwrap_or_default()
 }
 
 impl Error {
@@ -123,7 +169,7 @@ impl Error {
             Error::Usage(_) => "usage",
             Error::Source { .. } => "source",
             Error::Plan { .. } => "plan",
-            Error::Load { .. } => "load",
+            Error::Load(_) => "load",
             Error::MissingFiles { .. } => "missing_files",
             Error::Changed(_) => "changed",
             Error::Migration(_) => "migration",
@@ -134,7 +180,13 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Build { .. } => "build",
             Error::Toolchain { .. } => "toolchain",
-            Error::Runtime(_) => "runtime",
+            // Failures of the host itself, not of the project: one kind for scripts.
+            Error::EngineSetup { .. }
+            | Error::Start { .. }
+            | Error::TaskLost { .. }
+            | Error::Compress { .. }
+            | Error::NewId(_)
+            | Error::NotBuilt { .. } => "runtime",
         }
     }
 
@@ -145,11 +197,25 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Which component failed to load and why, if this is a load failure.
+    pub fn load(&self) -> Option<&LoadError> {
+        match self {
+            Error::Load(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 impl From<MigrationError> for Error {
     fn from(error: MigrationError) -> Self {
         Error::Migration(Box::new(error))
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(error: LoadError) -> Self {
+        Error::Load(Box::new(error))
     }
 }
 
@@ -217,6 +283,7 @@ impl std::error::Error for MigrationError {}
 
 /// Why a migration failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// The migration returned an error (its own message, or a database error it passed on).
     Guest(String),
@@ -239,6 +306,7 @@ pub struct Stop {
 
 /// What stopped a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopKind {
     /// A `[limits]` limit of the host (memory, statements, SQL size, tables, handles).
     Limit(LimitHit),
@@ -264,6 +332,7 @@ pub enum StopKind {
 
 /// What happened to a failed migration's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rollback {
     /// There was none to roll back (a preview, a non-transactional migration, or it failed
     /// before its transaction began).

@@ -8,11 +8,13 @@ use std::time::Instant;
 use crate::backend::Connection;
 use crate::bindings::wasmig::migration::types::Context;
 use crate::capture::{Capture, DatabaseHandle};
-use crate::error::{Error, Failure, MigrationError, Result, Rollback};
+use crate::error::{Error, Failure, LoadError, LoadReason, MigrationError, Result, Rollback};
 use crate::ledger;
 use crate::plan::Direction;
 use crate::report::{Batch, Event, Hooks, MigrationReport, Mode, Outcome, RunReport};
-use crate::runtime::{Alongside, CallOutcome, LoadedMigration, Prepared, Preparing, Runtime};
+use crate::runtime::{
+    Alongside, CallOutcome, GuestOutput, LoadedMigration, Prepared, Preparing, Runtime,
+};
 
 /// One migration to run one way.
 #[derive(Debug)]
@@ -34,7 +36,7 @@ struct Trace {
     /// Whether its code had to be compiled again just before it ran.
     compiled: bool,
     statements: Vec<String>,
-    log: (String, u64),
+    log: GuestOutput,
     deleted_file: Option<PathBuf>,
     /// Something that went through but is worth a warning.
     warning: Option<String>,
@@ -68,11 +70,12 @@ impl Packing {
             let packed = crate::source::read(&path).and_then(|bytes| {
                 let now = crate::source::checksum(&bytes);
                 if now != checksum {
-                    let message = format!(
-                        "{}, so it cannot be stored with its ledger row",
-                        crate::source::changed_since_validated(&checksum, &now)
-                    );
-                    return Err(Error::Load { app, id: id.to_string(), path, message });
+                    let reason = LoadReason::ChangedAfterValidation {
+                        validated: checksum,
+                        now,
+                        storing: true,
+                    };
+                    return Err(LoadError::new(&app, &id.to_string(), &path, reason).into());
                 }
                 ledger::pack(&checksum, &bytes, max_bytes)
             });
@@ -90,7 +93,7 @@ impl Packing {
     }
 
     async fn finish(self) -> Result<ledger::Packed> {
-        self.result.await.map_err(|_| Error::Runtime("the compress task failed".into()))?
+        self.result.await.map_err(|_| Error::TaskLost { task: "compress task", detail: None })?
     }
 }
 
@@ -525,8 +528,8 @@ fn report_of(
         duration: started.elapsed(),
         statements_executed: executed,
         statements: trace.statements,
-        log: trace.log.0,
-        log_dropped: trace.log.1,
+        log: trace.log.text,
+        log_dropped: trace.log.dropped,
         deleted_file: trace.deleted_file,
     }
 }

@@ -91,6 +91,7 @@ pub async fn ensure(conn: &mut Connection) -> Result<()> {
 
 /// A component compressed for [`ARTEFACTS`]: see [`pack`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Packed {
     /// Its size and its zstd bytes.
     Compressed { size: u64, zstd: Vec<u8> },
@@ -103,7 +104,7 @@ pub enum Packed {
 /// runs it on a blocking thread while the migration before runs.
 pub fn pack(checksum: &str, bytes: &[u8], max_bytes: u64) -> Result<Packed> {
     let zstd = zstd::bulk::compress(bytes, ZSTD_LEVEL)
-        .map_err(|e| Error::Runtime(format!("cannot compress component {checksum}: {e}")))?;
+        .map_err(|source| Error::Compress { checksum: checksum.to_string(), source })?;
     if zstd.len() as u64 > max_bytes {
         return Ok(Packed::TooLarge);
     }
@@ -280,6 +281,7 @@ pub async fn set_dirty(
 
 /// Whether the artefacts table is known to exist on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Artefacts {
     /// [`ensure`] ran on it.
     Ensured,

@@ -16,6 +16,7 @@ use crate::plan::Direction;
 /// What happened to one migration in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Run forwards and recorded.
     Applied,
@@ -89,6 +90,7 @@ fn milliseconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::
 /// How a run treats its migrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Mode {
     /// Run them for real.
     #[default]
@@ -102,6 +104,7 @@ pub enum Mode {
 /// Whether a live run's migrations share one transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Batch {
     /// All of them with their ledger rows, committed together (`--atomic`).
     Atomic,

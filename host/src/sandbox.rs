@@ -59,7 +59,7 @@ impl SandboxState {
                 Sha256::digest(format!("{seed}/seed"))[..16].try_into().unwrap_or_default(),
             ))
             // The network is closed: no TCP, UDP or name lookup, and no address passes
-            // the check (the guest may import wasi:sockets, see runtime::ALLOWED_WASI).
+            // the check (the guest may import wasi:sockets, see runtime::policy::ALLOWED_WASI).
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

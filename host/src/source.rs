@@ -82,11 +82,6 @@ pub fn checksum(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Why a component file can no longer be used: its bytes are not the ones validated.
-pub fn changed_since_validated(validated: &str, now: &str) -> String {
-    format!("the component file changed after it was validated (sha256 {validated}, now {now})")
-}
-
 /// Reads a component file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))

@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use crate::support::{TestProject, sample_ids, stderr, transactional_ddl};
+use crate::support::{TestProject, components, sample_ids, stderr, transactional_ddl};
 
 const CONFIG: &str = "[apps.a]\nmigrations = \"migrations/a\"\n";
 const FIRST: &str = "20240101000000";
@@ -202,4 +202,44 @@ fn an_error_before_any_work_is_json_too() {
     assert_eq!(run["success"], false);
     assert_eq!(run["error"]["kind"], "config");
     assert!(stderr(&output).contains("missing.toml: cannot read config"));
+}
+
+/// A component that does not load fails the command before anything changes, and its
+/// error says which component it is and why, as a reason a script can match on.
+#[test]
+fn a_load_failure_names_the_component_and_its_reason() {
+    let real = std::fs::read(&components().guests["typed-values"]).unwrap();
+    /// What takes the place of a component.
+    enum Bad {
+        Bytes(Vec<u8>),
+        Guest(&'static str),
+    }
+    let cases = [
+        ("not_a_component", Bad::Bytes(b"these are not wasm bytes".to_vec())),
+        ("not_a_component", Bad::Bytes(b"\0asm\x01\0\0\0".to_vec())),
+        ("compile_failed", Bad::Bytes(real[..real.len() / 2].to_vec())),
+        ("too_large", Bad::Bytes([real.clone(), vec![0; 2 << 20]].concat())),
+        ("wrong_world", Bad::Guest("hostile-wrong-world")),
+        ("refused_imports", Bad::Guest("hostile-evil-import")),
+    ];
+    for (reason, bad) in cases {
+        let project = TestProject::empty(&format!("{CONFIG}\n[limits]\ncomponent_mib = 1\n"));
+        project.install_guest("a", &format!("{FIRST}_fine"), "typed-values");
+        let path = match bad {
+            Bad::Bytes(bytes) => project.write_file("a", &format!("{SECOND}_bad.wasm"), &bytes),
+            Bad::Guest(name) => project.install_guest("a", &format!("{SECOND}_bad"), name),
+        };
+        let run = json(&project, &["forwards", "a", "--format", "json"], 1);
+        let error = &run["error"];
+        assert_eq!(error["kind"], "load", "{reason}: {error}");
+        assert_eq!(keys(&error["load"]), ["app_name", "file", "migration_id", "reason"]);
+        assert_eq!(error["load"]["reason"], reason, "{error}");
+        assert_eq!(error["load"]["app_name"], "a");
+        assert_eq!(error["load"]["migration_id"], SECOND);
+        assert_eq!(error["load"]["file"], path.to_str().unwrap());
+        let message = error["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("app a migration {SECOND} (")), "{message}");
+        assert!(error["migration"].is_null(), "{error}");
+        assert!(project.ledger().is_empty(), "{reason}");
+    }
 }

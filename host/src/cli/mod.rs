@@ -278,11 +278,9 @@ pub fn main() -> ExitCode {
     // blocking pool, off this thread.
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(run(cli)),
-        Err(e) => render::failure(
-            command,
-            format,
-            &Error::Runtime(format!("cannot start the async runtime: {e}")),
-        ),
+        Err(e) => {
+            render::failure(command, format, &Error::Start { what: "the async runtime", source: e })
+        }
     }
 }
 
@@ -417,7 +415,9 @@ async fn execute_other(
                 crate::commands::build(&settings, &app, parallel)
             })
             .await
-            .unwrap_or_else(|e| Err(Error::Runtime(format!("the build stopped: {e}"))));
+            .unwrap_or_else(|e| {
+                Err(Error::TaskLost { task: "build", detail: Some(e.to_string()) })
+            });
             render::outcome(name, format, report, render::build)
         }
         Command::Cache { action: CacheAction::Fill { app } } => {

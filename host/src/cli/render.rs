@@ -200,10 +200,18 @@ fn print_json(document: &impl Serialize) {
     }
 }
 
-/// An error as JSON: its kind and message, and for a failed migration what failed and
-/// what became of its changes.
+/// An error as JSON: its kind and message, for a failed migration what failed and what
+/// became of its changes, and for a component that did not load which one and why.
 fn error_json(error: &Error) -> Json {
     let mut value = json!({ "kind": error.kind(), "message": error.to_string() });
+    if let Some(load) = error.load() {
+        value["load"] = json!({
+            "app_name": load.app,
+            "migration_id": load.id,
+            "file": load.path,
+            "reason": load.reason.name(),
+        });
+    }
     if let Some(migration) = error.migration() {
         let (failure, stop, code) = match &migration.failure {
             Failure::Guest(_) => ("guest", None, None),

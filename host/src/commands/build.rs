@@ -263,9 +263,9 @@ pub fn build(settings: &Settings, app_name: &str, parallel: usize) -> Result<Bui
     let mut results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut migrations = Vec::new();
     for source in all {
-        let (outcome, duration) = results.remove(&source.path).unwrap_or_else(|| {
-            Err(Error::Runtime(format!("{}: not built", source.path.display())))
-        })?;
+        let (outcome, duration) = results
+            .remove(&source.path)
+            .unwrap_or_else(|| Err(Error::NotBuilt { path: source.path.clone() }))?;
         let migration_id = source.stem.split_once('_').map_or("", |(id, _)| id).to_string();
         migrations.push(BuiltMigration {
             app_name: source.app,

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Project;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, LoadReason, Result};
 use crate::source;
 
 /// Whether a component had to be compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FillOutcome {
     /// Compiled, validated and described now, and stored in the cache.
     Compiled,
@@ -78,15 +79,10 @@ pub async fn fill_cache(project: &Project, app_name: &str) -> Result<FillReport>
     // A store that fails after the folder proved writable (a full disk) is only logged by
     // the cache: here it is the command's failure.
     if let Some(migration) = loaded.iter().find(|migration| !migration.in_cache()) {
-        return Err(Error::Load {
-            app: migration.app.clone(),
-            id: migration.id.to_string(),
-            path: migration.path.clone(),
-            message: format!(
-                "compiled, but the compile cache in {} could not store it",
-                cache_dir.display()
-            ),
-        });
+        let reason = LoadReason::NotCached { cache_dir };
+        let error =
+            LoadError::new(&migration.app, &migration.id.to_string(), &migration.path, reason);
+        return Err(error.into());
     }
     let migrations = loaded
         .into_iter()

@@ -51,6 +51,7 @@ pub fn read_targets(path: &Path) -> Result<Vec<FleetTarget>> {
 
 /// What a fleet runs on each target.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum FleetCommand {
     Forwards(ForwardsMigrationManager),
     Backwards(BackwardsMigrationManager),
@@ -64,6 +65,7 @@ pub enum FleetCommand {
 /// How one target ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TargetOutcome {
     /// The command succeeded there.
     Succeeded,
@@ -99,9 +101,9 @@ impl TargetReport {
         TargetReport { name, url, outcome, run: None, check: None, verify: None, error: None }
     }
 
-    /// A target that failed before its command could run, for `message`.
-    fn failed(name: String, url: String, message: String) -> Self {
-        let error = Some(Error::Runtime(message));
+    /// A target that failed before its command could run, with `error`.
+    fn failed(name: String, url: String, error: Error) -> Self {
+        let error = Some(error);
         TargetReport { error, ..TargetReport::new(name, url, TargetOutcome::Failed) }
     }
 
@@ -240,16 +242,20 @@ async fn on_own_thread(
     let spawned = std::thread::Builder::new().name("wasmig-target".into()).spawn(move || {
         let report = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime.block_on(run_one(&project, &name, url, &command)),
-            Err(e) => failed(name, url, format!("cannot start the target's runtime: {e}")),
+            Err(e) => failed(name, url, Error::Start { what: "the target's runtime", source: e }),
         };
         // The receiver is gone only when the fleet run itself was dropped.
         let _ = sender.send(report);
     });
     if let Err(e) = spawned {
-        return failed(thread_name, thread_url, format!("cannot start the target's thread: {e}"));
+        return failed(
+            thread_name,
+            thread_url,
+            Error::Start { what: "the target's thread", source: e },
+        );
     }
     report.await.unwrap_or_else(|_| {
-        failed(thread_name, thread_url, "the target's thread stopped without a report".into())
+        failed(thread_name, thread_url, Error::TaskLost { task: "target's thread", detail: None })
     })
 }
 

@@ -224,9 +224,8 @@ fn fresh_id(dir: &Path, now: OffsetDateTime) -> Result<MigrationId> {
     let stamp = now
         .to_offset(time::UtcOffset::UTC)
         .format(format_description!("[year][month][day][hour][minute][second]"))
-        .map_err(|e| Error::Runtime(e.to_string()))?;
-    let mut id: u128 =
-        stamp.parse().map_err(|_| Error::Runtime(format!("bad timestamp {stamp}")))?;
+        .map_err(|e| Error::NewId(e.to_string()))?;
+    let mut id: u128 = stamp.parse().map_err(|_| Error::NewId(format!("bad timestamp {stamp}")))?;
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -237,7 +236,7 @@ fn fresh_id(dir: &Path, now: OffsetDateTime) -> Result<MigrationId> {
             id = id.max(existing + 1);
         }
     }
-    MigrationId::parse(&id.to_string()).map_err(Error::Runtime)
+    MigrationId::parse(&id.to_string()).map_err(Error::NewId)
 }
 
 /// The root folder of a Cargo workspace above `dir` that provides `wasmig-guest`, if any.
