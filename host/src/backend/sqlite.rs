@@ -1,12 +1,13 @@
 //! SQLite, embedded: wasmig's default backend. Statements run on the calling thread
 //! through SQLite's C API ([`super::embedded`]); URLs are sqlx's `sqlite:` URLs.
 
+mod journal;
+mod target;
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use super::authorizer::{self, Guard, Mode};
 use super::embedded::{Database, Open};
@@ -78,51 +79,17 @@ struct Sqlite {
     /// `[limits] statement_seconds`, if set.
     statement_time: Option<Duration>,
     /// Whether this connection keeps its rollback journal between transactions
-    /// ([`persist_journal`]) and so deletes it when it closes.
+    /// ([`journal::persist`]) and so deletes it when it closes.
     persisted: bool,
 }
 
-/// Keeps the rollback journal of a database in SQLite's default `delete` journal mode
-/// between this connection's transactions (`persist`), rather than creating and deleting
-/// it for each one: every migration is a transaction of its own, and on a journaling file
-/// system creating the journal, syncing its directory and deleting it again cost about as
-/// much as writing it. A committed transaction leaves the journal's header zeroed, so it
-/// is never mistaken for one to roll back; the durability is the same. The mode is the
-/// connection's own, not the database's: other connections, and the database after this
-/// one closes, keep theirs. A database in any other mode (`wal`, `truncate`, ...) is left
-/// as it is. Gives whether the mode was switched.
-///
-/// Only an optimisation: where SQLite will not switch (a read-only file, say), the
-/// connection goes on as it is.
-fn persist_journal(db: &mut Database) -> bool {
-    journal_mode(db, "PRAGMA journal_mode").is_ok_and(|mode| mode == "delete")
-        && journal_mode(db, "PRAGMA journal_mode = PERSIST").is_ok_and(|mode| mode == "persist")
-}
-
-/// The journal mode `pragma` (`PRAGMA journal_mode`, reading or setting it) gives for the
-/// connection's main database, in lower case as SQLite names it.
-fn journal_mode(db: &mut Database, pragma: &str) -> Result<String, SqlError> {
-    let mut mode = String::new();
-    db.run(pragma, &[], |row| {
-        if let Some(Value::Text(text)) = row.values().into_iter().next() {
-            mode = text;
-        }
-        Ok(())
-    })?;
-    Ok(mode)
-}
-
 impl Drop for Sqlite {
-    /// Back in `delete` mode, SQLite deletes the journal, unless another connection is
-    /// writing (it holds the lock that deleting needs). Leaving it is harmless: a zeroed
-    /// journal is not rolled back, and the next connection that closes deletes it. A mode
-    /// set on the connection since (only wasmig's own statements may) is kept.
+    /// Gives the journal back its mode ([`journal::restore`]), as a statement of wasmig's
+    /// own.
     fn drop(&mut self) {
         if self.persisted {
             self.guard.enter(Mode::Host, None);
-            if journal_mode(&mut self.db, "PRAGMA journal_mode").is_ok_and(|m| m == "persist") {
-                let _ = self.db.run("PRAGMA journal_mode = DELETE", &[], |_| Ok(()));
-            }
+            journal::restore(&mut self.db);
         }
     }
 }
@@ -130,7 +97,7 @@ impl Drop for Sqlite {
 fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>> {
     Box::pin(async move {
         let fail = super::cannot_connect::<SqlError>(url);
-        let target = Target::parse(url).map_err(|e| fail(SqlError::new(e)))?;
+        let target = target::Target::parse(url).map_err(|e| fail(SqlError::new(e)))?;
         let lock_path = target.file.as_ref().map(|file| {
             let mut name = file.as_os_str().to_owned();
             name.push(".lock");
@@ -156,7 +123,7 @@ fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>>
                 db.run("PRAGMA query_only = ON", &[], |_| Ok(())).map_err(fail)?;
             }
             Access::ReadWrite if target.file.is_some() => {
-                persisted = persist_journal(&mut db);
+                persisted = journal::persist(&mut db);
             }
             Access::ReadWrite => {}
         }
@@ -166,50 +133,6 @@ fn connect(url: &str, access: Access) -> BoxFuture<'_, Result<Box<dyn Backend>>>
         Ok(Box::new(sqlite) as Box<dyn Backend>)
     })
 }
-
-/// What a `sqlite:` URL names.
-#[derive(Debug, PartialEq, Eq)]
-struct Target {
-    /// What SQLite opens: a `file:` URI carrying the URL's parameters, or `:memory:`.
-    uri: String,
-    /// The database file, or `None` for an in-memory database.
-    file: Option<PathBuf>,
-}
-
-impl Target {
-    /// Reads `sqlite://PATH[?PARAMS]`, `sqlite:PATH[?PARAMS]` or `sqlite::memory:`. PATH
-    /// may percent-encode `?`, `#` and `%`; PARAMS are SQLite's URI parameters (`mode`,
-    /// `cache`, `immutable`, `vfs`).
-    fn parse(url: &str) -> std::result::Result<Self, String> {
-        let rest = url.strip_prefix("sqlite:").ok_or("not a sqlite: URL")?;
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let (path, params) = match rest.split_once('?') {
-            Some((path, params)) => (path, Some(params)),
-            None => (rest, None),
-        };
-        let decoded = percent_decode_str(path)
-            .decode_utf8()
-            .map_err(|_| format!("`{path}` is not UTF-8 once its %-escapes are decoded"))?;
-        let memory = path.is_empty()
-            || path == ":memory:"
-            || params.is_some_and(|p| p.split('&').any(|kv| kv == "mode=memory"));
-        if memory {
-            return Ok(Target { uri: ":memory:".to_string(), file: None });
-        }
-        // The path as a `file:` URI: an absolute path after an empty authority; `?`, `#`
-        // and `%` encoded, as SQLite decodes them.
-        let authority = if decoded.starts_with('/') { "//" } else { "" };
-        let mut uri = format!("file:{authority}{}", utf8_percent_encode(&decoded, URI_PATH));
-        if let Some(params) = params.filter(|p| !p.is_empty()) {
-            uri.push('?');
-            uri.push_str(params);
-        }
-        Ok(Target { uri, file: Some(PathBuf::from(decoded.as_ref())) })
-    }
-}
-
-/// What a `file:` URI's path must escape for SQLite to read it back.
-const URI_PATH: &AsciiSet = &CONTROLS.add(b'?').add(b'#').add(b'%');
 
 #[async_trait::async_trait]
 impl Backend for Sqlite {
@@ -294,48 +217,9 @@ impl Backend for Sqlite {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::time::Duration;
 
-    use super::Target;
     use crate::backend::{Access, Connection, Purpose, TimeLimits, Value};
-
-    #[test]
-    fn urls_become_sqlite_uris() {
-        let file =
-            |uri: &str, path: &str| Target { uri: uri.into(), file: Some(PathBuf::from(path)) };
-        let memory = Target { uri: ":memory:".into(), file: None };
-        let cases = [
-            ("sqlite://wasmig.db", file("file:wasmig.db", "wasmig.db")),
-            ("sqlite:data/app.db?mode=rwc", file("file:data/app.db?mode=rwc", "data/app.db")),
-            ("sqlite:///p/app.db", file("file:///p/app.db", "/p/app.db")),
-            ("sqlite://a%3Fb%25.db", file("file:a%3Fb%25.db", "a?b%.db")),
-            ("sqlite::memory:", memory),
-            ("sqlite://x.db?mode=memory", Target { uri: ":memory:".into(), file: None }),
-        ];
-        for (url, target) in cases {
-            assert_eq!(Target::parse(url).as_ref(), Ok(&target), "{url}");
-        }
-        assert!(Target::parse("sqlite://x%ff.db").unwrap_err().contains("not UTF-8"));
-    }
-
-    #[tokio::test]
-    async fn a_url_opens_the_file_it_names_with_its_parameters() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/odd%3Fname%23.db?mode=rwc", dir.path().display());
-        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
-        conn.execute("CREATE TABLE t (n)", &[]).await.unwrap();
-        assert!(conn.try_lock().await.unwrap());
-        conn.close().await;
-        assert!(dir.path().join("odd?name#.db").is_file(), "the decoded name, created");
-        assert!(dir.path().join("odd?name#.db.lock").is_file());
-        // `mode=ro` is SQLite's own: it reads, and refuses to write.
-        let read_only = url.replace("mode=rwc", "mode=ro");
-        let mut conn = Connection::open(&read_only, Access::ReadWrite).await.unwrap();
-        assert!(conn.query("SELECT * FROM t", &[]).await.unwrap().rows.is_empty());
-        let error = conn.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap_err();
-        assert!(error.message.contains("readonly"), "{}", error.message);
-    }
 
     #[tokio::test]
     async fn several_statements_run_in_turn_and_count_only_their_own_changes() {
@@ -499,48 +383,6 @@ mod tests {
         assert!(rows.rows.is_empty(), "the uncommitted row is rolled back: {:?}", rows.rows);
         let err = reader.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap_err();
         assert!(err.message.contains("readonly"), "{}", err.message);
-    }
-
-    #[tokio::test]
-    async fn the_journal_is_kept_between_transactions_and_deleted_on_close() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("j.db");
-        let journal = dir.path().join("j.db-journal");
-        let url = format!("sqlite://{}", file.display());
-        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
-        conn.execute("CREATE TABLE t (n INTEGER)", &[]).await.unwrap();
-        conn.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
-        let header = std::fs::read(&journal).expect("the journal outlives the transaction");
-        assert!(header.len() >= 28, "{} bytes", header.len());
-        assert!(header[..28].iter().all(|&b| b == 0), "a committed journal's header is zeroed");
-        // Another connection sees the database's own mode, and the committed row.
-        let mut other = Connection::open(&url, Access::ReadOnly).await.unwrap();
-        let mode = other.query("PRAGMA journal_mode", &[]).await.unwrap();
-        assert_eq!(mode.rows, [[Value::Text("delete".into())]]);
-        let rows = other.query("SELECT n FROM t", &[]).await.unwrap();
-        assert_eq!(rows.rows, [[Value::Integer(1)]]);
-        other.close().await;
-        conn.close().await;
-        assert!(!journal.exists(), "closing deletes the journal");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only j.db is left");
-    }
-
-    #[tokio::test]
-    async fn a_database_in_another_journal_mode_keeps_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("w.db").display());
-        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
-        let wal = conn.query("PRAGMA journal_mode = WAL", &[]).await.unwrap();
-        assert_eq!(wal.rows, [[Value::Text("wal".into())]]);
-        conn.close().await;
-        let mut conn = Connection::open(&url, Access::ReadWrite).await.unwrap();
-        conn.execute("CREATE TABLE t (n INTEGER)", &[]).await.unwrap();
-        assert!(!dir.path().join("w.db-journal").exists(), "WAL has no rollback journal");
-        conn.close().await;
-        let mut reader = Connection::open(&url, Access::ReadOnly).await.unwrap();
-        let mode = reader.query("PRAGMA journal_mode", &[]).await.unwrap();
-        assert_eq!(mode.rows, [[Value::Text("wal".into())]], "still WAL after wasmig closed");
-        reader.close().await;
     }
 
     #[tokio::test]
