@@ -37,6 +37,7 @@ pub mod config;
 pub mod error;
 mod executor;
 pub mod id;
+pub mod import;
 pub mod ledger;
 pub mod limits;
 pub mod lock;
