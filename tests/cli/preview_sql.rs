@@ -26,7 +26,7 @@ fn expected_statements(backend: Backend) -> &'static str {
             "CREATE TABLE preview_literals (note TEXT, `n?` INTEGER);\n",
             "INSERT INTO preview_literals (note, `n?`) VALUES ('it\\'s ?', 7) # why?\n;\n",
             "INSERT INTO preview_literals (note, `n?`) VALUES ",
-            "(CONCAT('a\\\\', /* ? */ 'b''c\\\\'), 8) -- ?\n;\n",
+            "(CONCAT('a\\\\', /* ? */ 'b''c\\\\', \"\\\"?\"), 8) -- ?\n;\n",
         ),
     }
 }
@@ -36,7 +36,7 @@ fn expected_rows(backend: Backend) -> [[&'static str; 2]; 2] {
     match backend {
         Backend::Sqlite => [["it's ?", "7"], ["x -- ?", "8"]],
         Backend::Postgres => [["it's $9", "7"], [" $1 ?", "8"]],
-        Backend::Mysql => [["it's ?", "7"], [r"a\b'c\", "8"]],
+        Backend::Mysql => [["it's ?", "7"], [r#"a\b'c\"?"#, "8"]],
     }
 }
 

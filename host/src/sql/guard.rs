@@ -16,6 +16,7 @@
 //! transaction, and the executor compares the ledger before and after each migration on
 //! backends without an authorizer, which catches a change made through dynamic SQL.
 
+use super::blocks;
 use super::lexer::{self, Kind};
 use super::{Dialect, Syntax};
 
@@ -111,15 +112,24 @@ fn read(syntax: &Syntax, sql: &str) -> Result<Vec<Token>, Refusal> {
     Ok(tokens)
 }
 
-/// The statements of a token stream. A `CREATE` of a trigger, procedure or function may
-/// hold `BEGIN ... END` bodies whose `;` do not end it.
+/// The statements of a token stream. A statement that creates a routine may hold
+/// `BEGIN ... END` bodies whose `;` do not end it. Only `BEGIN` and `CASE` open a block
+/// here (splitting a script also counts `IF`, `LOOP`, ... where a body's statement starts):
+/// where the two disagree the guard sees more statements, and checks each, never fewer.
 fn statements(tokens: &[Token]) -> Vec<&[Token]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut depth = 0usize;
     let mut i = 0;
+    let creates_routine = |start: usize| {
+        let header = tokens[start..].iter().take_while(|token| **token != Token::Semicolon);
+        blocks::creates_routine(header.map(|token| match token {
+            Token::Word(w) => Some(w.as_str()),
+            _ => None,
+        }))
+    };
+    let mut creates = creates_routine(0);
     while i < tokens.len() {
-        let creates = matches!(tokens.get(start), Some(Token::Word(w)) if w == "CREATE");
         match &tokens[i] {
             Token::Word(w) if creates && (w == "BEGIN" || w == "CASE") => depth += 1,
             Token::Word(w) if creates && w == "END" => {
@@ -142,6 +152,7 @@ fn statements(tokens: &[Token]) -> Vec<&[Token]> {
                     out.push(&tokens[start..i]);
                 }
                 start = i + 1;
+                creates = creates_routine(start);
             }
             _ => {}
         }
@@ -386,6 +397,22 @@ mod tests {
         }
         // Without backslash escapes the same text ends the string early.
         assert!(refused(Dialect::Sqlite, r"SELECT 'a\'; COMMIT'"));
+    }
+
+    #[test]
+    fn text_is_split_where_the_database_splits_it() {
+        // `begin` is a column here: no body opens, and the `COMMIT` after it is seen.
+        for dialect in ALL {
+            assert!(refused(dialect, "CREATE TABLE t (begin INT); COMMIT"), "{dialect:?}");
+            assert!(accepted(dialect, "CREATE TABLE t (begin INT); CREATE TABLE u (x INT)"));
+        }
+        // MySQL reads `"` as a string with backslash escapes, and `--` as a comment only
+        // before a space.
+        assert!(refused(Dialect::Mysql, r#"SELECT "a\" ' "; COMMIT; -- '"#));
+        assert!(refused(Dialect::Mysql, "SELECT 1--1; COMMIT"));
+        assert!(accepted(Dialect::Mysql, r#"INSERT INTO t VALUES ("it\"s; COMMIT")"#));
+        assert!(accepted(Dialect::Mysql, "SELECT 1 -- ; COMMIT"));
+        assert!(accepted(Dialect::Postgres, "SELECT 1--1; COMMIT"));
     }
 
     #[test]

@@ -155,6 +155,12 @@ mod tests {
             inline(Dialect::Mysql, sql, &[Value::Integer(7)]),
             "INSERT INTO t (a, b) VALUES ('it\\'s ?', 7) # why?\n"
         );
+        let sql = r#"VALUES ("it\"s ?", ?) -- ?"#;
+        assert_eq!(
+            inline(Dialect::Mysql, sql, &[Value::Integer(7)]),
+            "VALUES (\"it\\\"s ?\", 7) -- ?\n"
+        );
+        assert_eq!(inline(Dialect::Mysql, "SELECT 1--?", &[Value::Integer(7)]), "SELECT 1--7");
         // Elsewhere a backslash is a character and `#` is not a comment.
         assert_eq!(
             inline(Dialect::Sqlite, r"VALUES ('a\', ?) -- ?", &[Value::Integer(7)]),

@@ -114,7 +114,7 @@ impl Lexer<'_> {
         let next = self.byte(self.pos + 1);
         let syntax = self.syntax;
         match c {
-            '-' if next == Some(b'-') => self.line_comment(),
+            '-' if next == Some(b'-') && self.dashes_comment() => self.line_comment(),
             '#' if syntax.hash_comments => self.line_comment(),
             '/' if next == Some(b'*') => self.block_comment(),
             // Only an executable comment's end can be outside a comment; the database
@@ -123,7 +123,11 @@ impl Lexer<'_> {
                 self.take(2, Kind::ExecutableMark)
             }
             '\'' => self.quoted(b'\'', syntax.backslash_escapes, Kind::String),
-            '"' | '`' => self.quoted(c as u8, false, Kind::QuotedIdent),
+            // Where backslashes escape (MySQL), `"` quotes a string by default, and its
+            // backslashes escape too. It stays a quoted identifier here, so that the guard
+            // still reads a name that may be one (with `ANSI_QUOTES`) as a name.
+            '"' => self.quoted(b'"', syntax.backslash_escapes, Kind::QuotedIdent),
+            '`' => self.quoted(b'`', false, Kind::QuotedIdent),
             '[' if syntax.bracket_identifiers => match self.sql[self.pos..].find(']') {
                 Some(n) => self.take(n + 1, Kind::QuotedIdent),
                 None => self.unterminated(),
@@ -145,6 +149,14 @@ impl Lexer<'_> {
     fn unterminated(&mut self) -> Kind {
         self.pos = self.sql.len();
         Kind::Unterminated
+    }
+
+    /// Whether the `--` at `self.pos` starts a comment.
+    fn dashes_comment(&self) -> bool {
+        !self.syntax.dash_comments_need_space
+            || self
+                .byte(self.pos + 2)
+                .is_none_or(|b| b.is_ascii_whitespace() || b.is_ascii_control())
     }
 
     fn line_comment(&mut self) -> Kind {
@@ -260,19 +272,14 @@ mod tests {
 
     #[test]
     fn words_symbols_and_placeholders() {
-        let sql = "SELECT a$b, x1 FROM t WHERE c = ?2;";
+        let sql = "a$b, x1 = ?2;";
         for dialect in [Dialect::Sqlite, Dialect::Mysql] {
             assert_eq!(
                 lex(dialect, sql),
                 [
-                    (Kind::Word, "SELECT"),
                     (Kind::Word, "a$b"),
                     (Kind::Punct(','), ","),
                     (Kind::Word, "x1"),
-                    (Kind::Word, "FROM"),
-                    (Kind::Word, "t"),
-                    (Kind::Word, "WHERE"),
-                    (Kind::Word, "c"),
                     (Kind::Punct('='), "="),
                     (Kind::Placeholder, "?2"),
                     (Kind::Semicolon, ";"),
@@ -305,23 +312,13 @@ mod tests {
 
     #[test]
     fn backslash_escapes_where_the_dialect_has_them() {
-        let sql = r"'it\'s', 'a\\'";
-        assert_eq!(
-            lex(Dialect::Mysql, sql),
-            [(Kind::String, r"'it\'s'"), (Kind::Punct(','), ","), (Kind::String, r"'a\\'")]
-        );
+        let sql = r"'it\'s'";
+        assert_eq!(lex(Dialect::Mysql, sql), [(Kind::String, sql)]);
+        assert_eq!(lex(Dialect::Mysql, r"'a\\'"), [(Kind::String, r"'a\\'")]);
         // Elsewhere the backslash is a character: the string ends at the next quote.
         assert_eq!(
             lex(Dialect::Sqlite, sql),
-            [
-                (Kind::String, r"'it\'"),
-                (Kind::Word, "s"),
-                (Kind::String, r"', '"),
-                (Kind::Word, "a"),
-                (Kind::Punct('\\'), "\\"),
-                (Kind::Punct('\\'), "\\"),
-                (Kind::Unterminated, "'"),
-            ]
+            [(Kind::String, r"'it\'"), (Kind::Word, "s"), (Kind::Unterminated, "'")]
         );
         // A doubled quote is a quote everywhere.
         for dialect in ALL {
@@ -371,6 +368,39 @@ mod tests {
     }
 
     #[test]
+    fn mysql_dashes_start_a_comment_only_before_a_space() {
+        assert_eq!(
+            lex(Dialect::Mysql, "1--1 --\t2 --"),
+            [
+                (Kind::Word, "1"),
+                (Kind::Punct('-'), "-"),
+                (Kind::Punct('-'), "-"),
+                (Kind::Word, "1"),
+                (Kind::LineComment, "--\t2 --"),
+            ]
+        );
+        assert_eq!(lex(Dialect::Mysql, "--\n1"), [(Kind::LineComment, "--"), (Kind::Word, "1")]);
+        assert_eq!(lex(Dialect::Postgres, "1--1"), [(Kind::Word, "1"), (Kind::LineComment, "--1")]);
+    }
+
+    #[test]
+    fn mysql_double_quotes_take_backslash_escapes() {
+        let sql = r#""it\"s ?" `a\` "b""#;
+        assert_eq!(
+            lex(Dialect::Mysql, sql),
+            [
+                (Kind::QuotedIdent, r#""it\"s ?""#),
+                (Kind::QuotedIdent, r"`a\`"),
+                (Kind::QuotedIdent, r#""b""#),
+            ]
+        );
+        assert_eq!(
+            lex(Dialect::Sqlite, r#""a\" b"#),
+            [(Kind::QuotedIdent, r#""a\""#), (Kind::Word, "b")]
+        );
+    }
+
+    #[test]
     fn block_comments_nest_on_postgres_only() {
         let sql = "/* a /* ? */ $1 */ d";
         assert_eq!(
@@ -393,7 +423,7 @@ mod tests {
     #[test]
     fn mysql_executable_comments_hold_sql() {
         assert_eq!(
-            lex(Dialect::Mysql, "/*!50000 COMMIT */ /*M!100100 x*/ /*! y */ /* z */"),
+            lex(Dialect::Mysql, "/*!50000 COMMIT */ /*M!100100 x*/ /* z */"),
             [
                 (Kind::ExecutableMark, "/*!50000"),
                 (Kind::Word, "COMMIT"),
@@ -401,11 +431,12 @@ mod tests {
                 (Kind::ExecutableMark, "/*M!100100"),
                 (Kind::Word, "x"),
                 (Kind::ExecutableMark, "*/"),
-                (Kind::ExecutableMark, "/*!"),
-                (Kind::Word, "y"),
-                (Kind::ExecutableMark, "*/"),
                 (Kind::BlockComment, "/* z */"),
             ]
+        );
+        assert_eq!(
+            lex(Dialect::Mysql, "/*!*/"),
+            [(Kind::ExecutableMark, "/*!"), (Kind::ExecutableMark, "*/")]
         );
         assert_eq!(lex(Dialect::Sqlite, "/*!COMMIT*/"), [(Kind::BlockComment, "/*!COMMIT*/")]);
     }

@@ -8,8 +8,11 @@
 //! - [`guard`]: what a migration may not send, read from its tokens;
 //! - [`inline`]: a statement with its parameters written in as literals, for previews and
 //!   reports;
-//! - [`split`]: a SQL script cut into the statements a client sends one by one.
+//! - [`split`]: a SQL script cut into the statements a client sends one by one;
+//! - `blocks`: the blocks of a routine body, whose `;` end no statement, for the guard and
+//!   for splitting.
 
+mod blocks;
 pub mod guard;
 pub mod inline;
 pub mod lexer;
@@ -26,7 +29,8 @@ pub struct Syntax {
     pub placeholders: Placeholders,
     /// Whether `$$...$$` and `$tag$...$tag$` quote strings.
     pub dollar_quotes: bool,
-    /// Whether a backslash escapes the next character inside a string literal.
+    /// Whether a backslash escapes the next character inside a string literal (and, where
+    /// it does, inside double quotes).
     pub backslash_escapes: bool,
     /// Whether `E'...'` is a string in which a backslash escapes the next character, whatever
     /// [`Syntax::backslash_escapes`] says of plain strings.
@@ -35,6 +39,9 @@ pub struct Syntax {
     pub blob_literal: BlobLiteral,
     /// Whether `#` starts a comment to the end of the line, as `--` does.
     pub hash_comments: bool,
+    /// Whether `--` starts a comment only before a space or a control character, so that
+    /// `1--1` is `1 - -1`.
+    pub dash_comments_need_space: bool,
     /// Whether a `/*` inside a block comment opens a comment within it, which needs a `*/`
     /// of its own.
     pub nested_comments: bool,
@@ -77,6 +84,7 @@ pub const fn syntax_of(dialect: Dialect) -> Syntax {
             escape_strings: false,
             blob_literal: BlobLiteral::Hex,
             hash_comments: false,
+            dash_comments_need_space: false,
             nested_comments: false,
             executable_comments: false,
             bracket_identifiers: true,
@@ -90,6 +98,7 @@ pub const fn syntax_of(dialect: Dialect) -> Syntax {
             escape_strings: true,
             blob_literal: BlobLiteral::Bytea,
             hash_comments: false,
+            dash_comments_need_space: false,
             nested_comments: true,
             executable_comments: false,
             bracket_identifiers: false,
@@ -102,6 +111,7 @@ pub const fn syntax_of(dialect: Dialect) -> Syntax {
             escape_strings: false,
             blob_literal: BlobLiteral::Hex,
             hash_comments: true,
+            dash_comments_need_space: true,
             nested_comments: false,
             executable_comments: true,
             bracket_identifiers: false,

@@ -39,7 +39,7 @@ impl Migration for PreviewLiterals {
                     vec![Value::Integer(7)],
                 ),
                 (
-                    r"INSERT INTO preview_literals (note, `n?`) VALUES (CONCAT('a\\', /* ? */ ?), ?) -- ?",
+                    r#"INSERT INTO preview_literals (note, `n?`) VALUES (CONCAT('a\\', /* ? */ ?, "\"?"), ?) -- ?"#,
                     vec![text(r"b'c\"), Value::Integer(8)],
                 ),
             ],
