@@ -4,7 +4,7 @@
 use crate::backend::{Connection, Purpose, SqlError};
 use crate::bindings::wasmig::migration::types::{DbError, Rows, Value};
 use crate::limits::{LimitHit, Limits};
-use crate::render;
+use crate::sql::inline;
 
 /// What a migration's `database` import is connected to during one call.
 #[derive(Debug)]
@@ -125,14 +125,14 @@ impl Capture {
         let result = match &mut self.handle {
             DatabaseHandle::Live { conn, in_transaction } => {
                 let syntax = conn.capabilities().syntax;
-                self.statements.push(render::statement(&syntax, &sql, &params));
+                self.statements.push(inline::statement(&syntax, &sql, &params));
                 conn.execute_guest(&sql, &params, *in_transaction).await.map_err(db_error)
             }
             // Checked as a live run would check it, so a preview shows what would run.
             DatabaseHandle::Recording(conn) => match conn.admit(&sql, Purpose::Execute) {
                 Ok(()) => {
                     let syntax = conn.capabilities().syntax;
-                    self.statements.push(render::statement(&syntax, &sql, &params));
+                    self.statements.push(inline::statement(&syntax, &sql, &params));
                     Ok(0)
                 }
                 Err(e) => Err(db_error(e)),

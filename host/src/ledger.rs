@@ -321,7 +321,8 @@ pub async fn remove(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Access, BlobLiteral};
+    use crate::backend::{Access, Dialect};
+    use crate::sql::syntax_of;
 
     fn id(text: &str) -> MigrationId {
         MigrationId::parse(text).unwrap()
@@ -329,12 +330,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_where_the_backend_numbers_them() {
-        let mut syntax = Syntax {
-            placeholders: Placeholders::Question,
-            dollar_quotes: false,
-            backslash_escapes: false,
-            blob_literal: BlobLiteral::Hex,
-        };
+        let mut syntax = syntax_of(Dialect::Sqlite);
         assert_eq!(placeholders(&syntax, "a = ?"), "a = ?");
         syntax.placeholders = Placeholders::Dollar;
         assert_eq!(placeholders(&syntax, "a = ? AND b = ?"), "a = $1 AND b = $2");

@@ -42,11 +42,11 @@ pub mod ledger;
 pub mod limits;
 pub mod lock;
 pub mod plan;
-pub mod render;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;
 pub mod source;
+pub mod sql;
 
 pub use backend::{Dialect, SqlError, Value};
 pub use cli::{backwards, check, forwards};

@@ -22,4 +22,5 @@ mod library;
 mod lock;
 mod new;
 mod polyglot;
+mod preview_sql;
 mod values;

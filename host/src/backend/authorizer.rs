@@ -2,7 +2,7 @@
 //! consults for every action of a statement while preparing it, inside triggers and views
 //! too, and a progress handler for the per-statement time limit.
 //!
-//! The text guard ([`super::guard`]) gives the clear message; this is what holds when the
+//! The text guard ([`crate::sql::guard`]) gives the clear message; this is what holds when the
 //! text is read differently, because SQLite itself refuses to prepare the statement. While
 //! wasmig's own statements run, the [`Guard`] is in [`Mode::Host`] and allows everything;
 //! around each guest statement it is in [`Mode::Guest`] or [`Mode::Preview`]. Every
@@ -198,7 +198,7 @@ fn decide(
         _ => {}
     }
     for name in [lower(first), lower(second)] {
-        if name.starts_with(super::guard::OWNED_PREFIX) {
+        if name.starts_with(crate::sql::guard::OWNED_PREFIX) {
             return Err(format!("`{name}` is wasmig's own"));
         }
     }

@@ -9,7 +9,6 @@
 mod authorizer;
 mod connection;
 mod embedded;
-pub mod guard;
 mod mysql;
 mod postgres;
 mod rows;
@@ -25,11 +24,13 @@ pub use self::session::{Access, Backend, TimeLimits};
 use self::rows::{RowsUnder, cell_type, unsupported};
 use self::via_sqlx::{raw, sqlx_statements};
 
-pub use self::guard::Purpose;
 pub use self::scratch::Scratch;
 pub use crate::bindings::wasmig::migration::types::{Dialect, Rows, Value};
 pub use crate::error::SqlError;
 use crate::error::{Error, Result};
+use crate::sql::guard;
+pub use crate::sql::guard::Purpose;
+pub use crate::sql::{BlobLiteral, Placeholders, Syntax};
 
 /// Every backend wasmig can connect to, by URL scheme.
 const BACKENDS: [Registration; 3] =
@@ -100,38 +101,6 @@ pub enum LockKind {
     Named,
 }
 
-/// How SQL text is written for a backend: what [`crate::render`] needs to inline
-/// parameters as literals, and what the ledger needs for its placeholders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Syntax {
-    /// How parameters are written.
-    pub placeholders: Placeholders,
-    /// Whether `$$...$$` and `$tag$...$tag$` quote strings.
-    pub dollar_quotes: bool,
-    /// Whether a backslash escapes the next character inside a string literal.
-    pub backslash_escapes: bool,
-    /// How a blob is written as a literal.
-    pub blob_literal: BlobLiteral,
-}
-
-/// How parameters are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholders {
-    /// `?` by position (`?NNN` and `$NNN` by number are understood too).
-    Question,
-    /// `$1`, `$2`, ... by number only.
-    Dollar,
-}
-
-/// How a blob is written as a literal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlobLiteral {
-    /// `X'dead'`.
-    Hex,
-    /// `'\xdead'::bytea`.
-    Bytea,
-}
-
 /// The backend's SQL for the ledger table; every statement uses `?` placeholders, which
 /// the ledger rewrites for [`Placeholders::Dollar`].
 #[derive(Debug)]
@@ -163,14 +132,6 @@ impl Dialect {
     pub fn from_url(url: &str) -> Result<Self> {
         registration(url).map(|backend| backend.profile.dialect)
     }
-}
-
-/// The SQL syntax of the backend whose migrations are told `dialect`, for tests of what
-/// reads or writes SQL.
-#[cfg(test)]
-pub(crate) fn syntax_of(dialect: Dialect) -> Syntax {
-    let backend = BACKENDS.iter().find(|backend| backend.profile.dialect == dialect);
-    backend.expect("every dialect has a backend").profile.capabilities.syntax
 }
 
 /// The backend registered for the scheme of `url`.

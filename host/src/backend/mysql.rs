@@ -6,11 +6,11 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{Connection as _, Row};
 
 use super::{
-    Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Registration, Rows, SqlError, Syntax, TimeLimits, Value, cell_type,
-    sqlx_statements, unsupported,
+    Access, Backend, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind, Profile, Registration,
+    Rows, SqlError, TimeLimits, Value, cell_type, sqlx_statements, unsupported,
 };
 use crate::error::{Error, Result};
+use crate::sql::syntax_of;
 
 pub(super) const REGISTRATION: Registration =
     Registration { schemes: &["mysql", "mariadb"], profile: &PROFILE, connect };
@@ -22,12 +22,7 @@ static PROFILE: Profile = Profile {
         transactional_ddl: false,
         statement_savepoints: false,
         lock: LockKind::Named,
-        syntax: Syntax {
-            placeholders: Placeholders::Question,
-            dollar_quotes: false,
-            backslash_escapes: true,
-            blob_literal: BlobLiteral::Hex,
-        },
+        syntax: syntax_of(Dialect::Mysql),
         begin: "START TRANSACTION",
         begin_read_only: "START TRANSACTION READ ONLY",
         guards_own_tables: false,

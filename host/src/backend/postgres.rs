@@ -11,11 +11,11 @@ use sqlx::postgres::{
 use sqlx::{Connection as _, Row};
 
 use super::{
-    Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Registration, Rows, SqlError, Syntax, TimeLimits, Value, cell_type,
-    sqlx_statements, unsupported,
+    Access, Backend, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind, Profile, Registration,
+    Rows, SqlError, TimeLimits, Value, cell_type, sqlx_statements, unsupported,
 };
 use crate::error::{Error, Result};
+use crate::sql::syntax_of;
 
 pub(super) const REGISTRATION: Registration =
     Registration { schemes: &["postgres", "postgresql"], profile: &PROFILE, connect };
@@ -30,12 +30,7 @@ static PROFILE: Profile = Profile {
         // A failed statement aborts the whole transaction.
         statement_savepoints: true,
         lock: LockKind::Advisory,
-        syntax: Syntax {
-            placeholders: Placeholders::Dollar,
-            dollar_quotes: true,
-            backslash_escapes: false,
-            blob_literal: BlobLiteral::Bytea,
-        },
+        syntax: syntax_of(Dialect::Postgres),
         begin: "BEGIN",
         begin_read_only: "BEGIN READ ONLY",
         guards_own_tables: false,

@@ -12,11 +12,11 @@ use std::time::Duration;
 use super::authorizer::{self, Guard, Mode};
 use super::embedded::{Database, Open};
 use super::{
-    Access, Backend, BlobLiteral, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind,
-    Placeholders, Profile, Purpose, Registration, Rows, RowsUnder, SqlError, Syntax, TimeLimits,
-    Value,
+    Access, Backend, BoxFuture, Capabilities, Dialect, LedgerSql, LockKind, Profile, Purpose,
+    Registration, Rows, RowsUnder, SqlError, TimeLimits, Value,
 };
 use crate::error::{Error, Result};
+use crate::sql::syntax_of;
 
 pub(super) const REGISTRATION: Registration =
     Registration { schemes: &["sqlite"], profile: &PROFILE, connect };
@@ -30,12 +30,7 @@ static PROFILE: Profile = Profile {
         transactional_ddl: true,
         statement_savepoints: false,
         lock: LockKind::File,
-        syntax: Syntax {
-            placeholders: Placeholders::Question,
-            dollar_quotes: false,
-            backslash_escapes: false,
-            blob_literal: BlobLiteral::Hex,
-        },
+        syntax: syntax_of(Dialect::Sqlite),
         begin: "BEGIN IMMEDIATE",
         begin_read_only: "BEGIN DEFERRED",
         guards_own_tables: true,
