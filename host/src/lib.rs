@@ -29,6 +29,7 @@
 
 pub mod backend;
 pub mod bindings;
+pub mod build;
 pub mod cache;
 pub mod capture;
 pub mod cli;

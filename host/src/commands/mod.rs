@@ -3,7 +3,7 @@
 //! none prints.
 
 mod backwards;
-pub mod build;
+mod build;
 mod check;
 mod clean;
 mod fill;
@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
 
+pub use crate::build::{BuildOutcome, BuildReport, BuiltMigration, Language};
 pub use backwards::{BackwardsMigrationManager, run_backwards};
-pub use build::{BuildOutcome, BuildReport, BuiltMigration, Language, build};
+pub use build::build;
 pub use check::{CheckMigrationManager, CheckReport, MigrationStatus, State};
 pub use clean::{CleanReport, RemovedRow, clean};
 pub use fill::{FillOutcome, FillReport, FilledMigration, fill_cache};

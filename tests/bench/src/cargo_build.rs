@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 const GUEST_PACKAGE: &str = "guest_bench_table";
 const GUEST_TARGET: &str = "wasm32-wasip2";
 /// The release profile `wasmig build` gives a migration workspace that sets no `lto` of its
-/// own (host/src/commands/build.rs), so the bench compiles what users ship.
+/// own (host/src/build/rust.rs), so the bench compiles what users ship.
 const GUEST_LTO: &str = "profile.release.lto=true";
 
 /// The wasmig workspace this bench belongs to, as cargo reports it.
