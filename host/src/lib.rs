@@ -40,7 +40,9 @@ pub mod id;
 pub mod ledger;
 pub mod limits;
 pub mod lock;
+pub mod piccolo;
 pub mod plan;
+pub mod project;
 pub mod render;
 pub mod report;
 pub mod runtime;
@@ -48,17 +50,19 @@ pub mod sandbox;
 pub mod source;
 
 pub use backend::{Dialect, SqlError, Value};
-pub use cli::{backwards, check, forwards};
 pub use commands::{
-    BackwardsMigrationManager, BuildReport, CheckMigrationManager, CheckReport, CleanReport,
-    FillReport, ForwardsMigrationManager, Language, MigrationResult, MigrationStatus, NewReport,
-    Project, Resolution, ResolveReport, State, VerifyReport, clean, fill_cache, new_migration,
-    resolve, run_backwards, run_forwards, verify,
+    BuildReport, CheckReport, CleanReport, FillReport, Language, NewReport, Resolution,
+    ResolveReport, State, VerifyReport, clean, fill_cache, new_migration, resolve, verify,
 };
 pub use config::Settings;
 pub use error::{ChangedFile, Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};
 pub use limits::{LimitHit, Limits};
+pub use piccolo::{
+    BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, MigrationResult,
+    MigrationStatus, backwards, check, forwards, run_backwards, run_forwards,
+};
 pub use plan::Direction;
+pub use project::Project;
 pub use report::{
     Batch, Event, Hooks, MigrationReport, Mode, Outcome, Question, RunReport, Silent,
 };
