@@ -42,7 +42,9 @@ pub mod import;
 pub mod ledger;
 pub mod limits;
 pub mod lock;
+pub mod piccolo;
 pub mod plan;
+pub mod project;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;
@@ -50,17 +52,19 @@ pub mod source;
 pub mod sql;
 
 pub use backend::{Dialect, SqlError, Value};
-pub use cli::{backwards, check, forwards};
 pub use commands::{
-    BackwardsMigrationManager, BuildReport, CheckMigrationManager, CheckReport, CleanReport,
-    FillReport, ForwardsMigrationManager, Language, MigrationResult, MigrationStatus, NewReport,
-    Project, Resolution, ResolveReport, State, VerifyReport, clean, fill_cache, new_migration,
-    resolve, run_backwards, run_forwards, verify,
+    BuildReport, CheckReport, CleanReport, FillReport, Language, NewReport, Resolution,
+    ResolveReport, State, VerifyReport, clean, fill_cache, new_migration, resolve, verify,
 };
 pub use config::Settings;
 pub use error::{ChangedFile, Error, Failure, MigrationError, Result, Rollback, Stop, StopKind};
 pub use limits::{LimitHit, Limits};
+pub use piccolo::{
+    BackwardsMigrationManager, CheckMigrationManager, ForwardsMigrationManager, MigrationResult,
+    MigrationStatus, backwards, check, forwards, run_backwards, run_forwards,
+};
 pub use plan::Direction;
+pub use project::Project;
 pub use report::{
     Batch, Event, Hooks, MigrationReport, Mode, Outcome, Question, RunReport, Silent,
 };

@@ -83,7 +83,11 @@ pub struct MigrationReport {
     pub deleted_file: Option<PathBuf>,
 }
 
-fn milliseconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+/// A duration as JSON gives every `duration_ms`: milliseconds, to the microsecond.
+pub(crate) fn milliseconds<S: Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64((duration.as_secs_f64() * 1e6).round() / 1e3)
 }
 

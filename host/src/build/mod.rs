@@ -172,16 +172,8 @@ pub struct BuiltMigration {
     /// Built or up to date.
     pub outcome: BuildOutcome,
     /// How long its build took (for Rust crates, the one cargo run they share).
-    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    #[serde(rename = "duration_ms", serialize_with = "crate::report::milliseconds")]
     pub duration: Duration,
-}
-
-/// A duration as milliseconds, as the JSON reports give durations.
-pub(crate) fn millis<S: serde::Serializer>(
-    duration: &Duration,
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
 }
 
 /// What `build` did, in app order then ID order.

@@ -1,15 +1,14 @@
 //! `wasmig backwards`: reverse applied migrations, newest-applied first.
 
 use super::{
-    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_changed,
-    refuse_dirty, run_request,
+    Planning, Project, Question, Request, confirm, refuse_changed, refuse_dirty, run_request,
 };
 use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::Step;
 use crate::ledger;
 use crate::plan::{self, Direction, Target};
-use crate::report::{Batch, Hooks, Mode, RunReport, Silent};
+use crate::report::{Batch, Hooks, Mode, RunReport};
 use crate::source;
 
 /// Reverses applied migrations of an app, or of every app.
@@ -52,21 +51,17 @@ impl BackwardsMigrationManager {
         }
     }
 
-    /// Runs it without hooks (so it proceeds only with `auto_agree`); failures come back
-    /// as an unsuccessful result.
-    pub async fn run(&self, project: &Project) -> MigrationResult {
-        MigrationResult::from(&self.run_with(project, &Silent).await)
-    }
-
-    /// Runs it without hooks; failures come back as errors.
-    pub async fn run_migrations_backwards(&self, project: &Project) -> Result<String> {
-        into_result(self.run_with(project, &Silent).await)
-    }
-
     /// Runs it, telling `hooks` what happens and asking them to confirm; the report says
     /// what each migration did and, if the run failed, why.
     pub async fn run_with(&self, project: &Project, hooks: &dyn Hooks) -> RunReport {
         run_request(project, hooks, self).await
+    }
+
+    /// What it reverses: `migration_id`, or by default `1` for one app and `all` for all
+    /// of them.
+    pub(super) fn target_id(&self) -> &str {
+        let all_apps = self.app_name == "all";
+        self.migration_id.as_deref().unwrap_or(if all_apps { "all" } else { "1" })
     }
 }
 
@@ -85,11 +80,10 @@ impl Request for BackwardsMigrationManager {
 
     /// The apps in reverse app order.
     fn select<'s>(&self, settings: &'s Settings) -> Result<(Vec<&'s App>, Target)> {
-        let all_apps = self.app_name == "all";
         let mut apps = settings.select(&self.app_name)?;
         apps.reverse();
-        let target = self.migration_id.as_deref().unwrap_or(if all_apps { "all" } else { "1" });
-        if all_apps && target != "all" {
+        let target = self.target_id();
+        if self.app_name == "all" && target != "all" {
             return Err(Error::Usage(format!(
                 "backwards all reverses every applied migration of every app: use `all`, not `{target}`"
             )));
@@ -203,27 +197,4 @@ fn question(per_app: &[(String, usize)], total: usize) -> Question {
         }
     };
     Question { prompt, details: Vec::new() }
-}
-
-/// Reverses migrations as [`BackwardsMigrationManager`] does.
-pub async fn run_backwards(
-    project: &Project,
-    app_name: &str,
-    migration_id: Option<&str>,
-    auto_agree: bool,
-    clean: bool,
-    preview: bool,
-) -> MigrationResult {
-    BackwardsMigrationManager {
-        app_name: app_name.into(),
-        migration_id: migration_id.map(Into::into),
-        auto_agree,
-        clean,
-        preview,
-        allow_changed: false,
-        dry_run: false,
-        atomic: false,
-    }
-    .run(project)
-    .await
 }

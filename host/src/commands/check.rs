@@ -7,7 +7,7 @@ use crate::backend::Access;
 use crate::error::Result;
 use crate::id::MigrationId;
 use crate::ledger;
-use crate::report::{Event, Hooks, Silent};
+use crate::report::{Event, Hooks};
 use crate::source;
 
 /// Where a migration stands.
@@ -85,13 +85,6 @@ impl CheckMigrationManager {
     /// A manager for `app_name` (`all` for every app).
     pub fn new(app_name: impl Into<String>) -> Self {
         CheckMigrationManager { app_name: app_name.into() }
-    }
-
-    /// One status per migration file, and one per applied migration whose file is gone,
-    /// in app order then ID order. A pending migration that was never described before is
-    /// loaded, so a broken one fails the check.
-    pub async fn get_migration_statuses(&self, project: &Project) -> Result<Vec<MigrationStatus>> {
-        Ok(self.report(project, &Silent).await?.statuses)
     }
 
     /// The statuses and the applied migrations whose file is gone (also told to `hooks` as

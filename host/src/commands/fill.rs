@@ -44,7 +44,7 @@ pub struct FillReport {
     /// Every component of the selected apps, in app order then ID order.
     pub migrations: Vec<FilledMigration>,
     /// How long it took.
-    #[serde(rename = "duration_ms", serialize_with = "crate::build::millis")]
+    #[serde(rename = "duration_ms", serialize_with = "crate::report::milliseconds")]
     pub duration: Duration,
 }
 

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     BackwardsMigrationManager, CheckMigrationManager, CheckReport, ForwardsMigrationManager,
-    Loaded, Project, Question, VerifyReport, confirm,
+    Project, Question, VerifyReport, confirm,
 };
 use crate::backend::{Access, Connection, redact};
 use crate::error::{Error, Result};
 use crate::ledger;
 use crate::plan::{self, Target};
+use crate::project::Loaded;
 use crate::report::{Event, Hooks, RunReport, Silent};
 use crate::source;
 
@@ -300,9 +301,7 @@ async fn reversals(
     manager: &BackwardsMigrationManager,
 ) -> usize {
     let Ok(apps) = project.settings.select(&manager.app_name) else { return 0 };
-    let all = manager.app_name == "all";
-    let wanted = manager.migration_id.as_deref().unwrap_or(if all { "all" } else { "1" });
-    let Ok(wanted) = Target::parse(wanted) else { return 0 };
+    let Ok(wanted) = Target::parse(manager.target_id()) else { return 0 };
     let mut total = 0;
     for target in targets {
         let Ok(mut conn) = Connection::open(&target.url, Access::ReadOnly).await else { continue };

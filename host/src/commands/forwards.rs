@@ -1,15 +1,14 @@
 //! `wasmig forwards`: apply pending migrations.
 
 use super::{
-    MigrationResult, Planning, Project, Question, Request, confirm, into_result, refuse_changed,
-    refuse_dirty, run_request,
+    Planning, Project, Question, Request, confirm, refuse_changed, refuse_dirty, run_request,
 };
 use crate::config::{App, Settings};
 use crate::error::{Error, Result};
 use crate::executor::Step;
 use crate::ledger;
 use crate::plan::{self, Direction, Target};
-use crate::report::{Batch, Hooks, Mode, RunReport, Silent};
+use crate::report::{Batch, Hooks, Mode, RunReport};
 use crate::source;
 
 /// Applies the pending migrations of an app, or of every app.
@@ -49,17 +48,6 @@ impl ForwardsMigrationManager {
             dry_run: false,
             atomic: false,
         }
-    }
-
-    /// Runs it without hooks (a question is declined); failures come back as an
-    /// unsuccessful result.
-    pub async fn run(&self, project: &Project) -> MigrationResult {
-        MigrationResult::from(&self.run_with(project, &Silent).await)
-    }
-
-    /// Runs it without hooks; failures come back as errors.
-    pub async fn run_migrations(&self, project: &Project) -> Result<String> {
-        into_result(self.run_with(project, &Silent).await)
     }
 
     /// Runs it, telling `hooks` what happens and asking them to confirm; the report says
@@ -141,27 +129,4 @@ impl Request for ForwardsMigrationManager {
         }
         Ok(steps)
     }
-}
-
-/// Applies migrations as [`ForwardsMigrationManager`] does.
-pub async fn run_forwards(
-    project: &Project,
-    app_name: &str,
-    migration_id: &str,
-    fake: bool,
-    preview: bool,
-    auto_agree: bool,
-) -> MigrationResult {
-    ForwardsMigrationManager {
-        app_name: app_name.into(),
-        migration_id: migration_id.into(),
-        fake,
-        preview,
-        auto_agree,
-        allow_changed: false,
-        dry_run: false,
-        atomic: false,
-    }
-    .run(project)
-    .await
 }
