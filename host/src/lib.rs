@@ -73,3 +73,8 @@ pub use report::{
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The library guide's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/library.md")]
+pub struct LibraryDoctests;
