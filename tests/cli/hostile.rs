@@ -161,7 +161,7 @@ fn refused(project: &TestProject, args: &[&str], cause: &str, bound_mib: u64) ->
     }
     if run.error().contains("marked dirty") {
         // MySQL commits DDL implicitly, so wasmig marks every migration it runs there dirty
-        // until it succeeds (see the README's Databases): the failed one stays dirty. Saying
+        // until it succeeds (see docs/history.md): the failed one stays dirty. Saying
         // it never happened must restore the exact state from before.
         assert!(!transactional_ddl(), "only MySQL leaves a failed migration dirty");
         assert_eq!(project.dirty(), [format!("a {HOSTILE}")]);

@@ -73,7 +73,7 @@ impl ProjectArgs {
 #[derive(Debug, Clone, Args)]
 pub struct FleetArgs {
     /// Run forwards, backwards or check on every database of this file: TOML `[[target]]`
-    /// tables with `name` and `url`, or one URL per line (see README, "Fleet").
+    /// tables with `name` and `url`, or one URL per line (see docs/fleet.md).
     #[arg(long, global = true, value_name = "FILE")]
     pub targets: Option<PathBuf>,
 
@@ -93,7 +93,7 @@ pub enum Format {
     #[default]
     #[value(name = "text", alias = "table")]
     Text,
-    /// One JSON document with stable keys (see README, "JSON output").
+    /// One JSON document with stable keys (see docs/cli.md).
     Json,
 }
 

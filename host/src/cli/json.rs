@@ -1,4 +1,4 @@
-//! The JSON documents of `--format json`: one type per command, with the keys the README
+//! The JSON documents of `--format json`: one type per command, with the keys docs/cli.md
 //! documents, and the error object they share.
 
 use serde::Serialize;
@@ -185,7 +185,7 @@ pub(super) fn run<'a>(command: &'a str, report: &'a RunReport) -> Document<'a, R
 }
 
 /// The document of `check`: the array of statuses, without the envelope of the others,
-/// each status's keys in the order the README lists them.
+/// each status's keys in the order docs/cli.md lists them.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
 pub(super) struct Check<'a>(&'a [MigrationStatus]);

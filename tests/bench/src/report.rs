@@ -1,5 +1,5 @@
 //! The bench's figures, as an aligned text table for people and as JSON for scripts (for
-//! instance the README's performance table).
+//! instance the performance table of docs/benchmark.md).
 
 use std::fmt;
 
