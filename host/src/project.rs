@@ -96,12 +96,16 @@ impl Project {
     /// unchanged since (`index`, its folder's record), else read from the file.
     pub(crate) fn file_checksum(
         &self,
+        app: &str,
         index: Option<&FolderIndex>,
         file: &MigrationFile,
     ) -> Result<String> {
         match index.and_then(|index| index.get(&file.path)) {
             Some(entry) => Ok(entry.checksum.clone()),
-            None => Ok(source::checksum(&source::read(&file.path)?)),
+            None => {
+                let bytes = crate::runtime::component_bytes(app, file.id.as_str(), &file.path)?;
+                Ok(source::checksum(&bytes))
+            }
         }
     }
 
@@ -117,7 +121,7 @@ impl Project {
         let mut changed = Vec::new();
         for row in rows {
             let Some(file) = files.iter().find(|f| f.id == row.migration_id) else { continue };
-            let checksum = self.file_checksum(index.as_ref(), file)?;
+            let checksum = self.file_checksum(&app.name, index.as_ref(), file)?;
             if checksum != row.checksum {
                 changed.push(ChangedFile {
                     app: app.name.clone(),

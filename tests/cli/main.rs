@@ -23,4 +23,5 @@ mod lock;
 mod new;
 mod polyglot;
 mod preview_sql;
+mod sql;
 mod values;

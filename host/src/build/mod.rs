@@ -9,6 +9,7 @@
 //! | `<ID>_<slug>/Cargo.toml` (a crate) | cargo, for `wasm32-wasip2` | `rust` |
 //! | `<ID>_<slug>.py` | componentize-py, with the Python SDK beside it | `python` |
 //! | `<ID>_<slug>.js` | componentize-js, with the JavaScript SDK beside it | `js` |
+//! | `<ID>_<slug>.up.sql` (and `.down.sql`) | nothing: wasmig assembles it when it loads it | `sql` |
 //!
 //! The component is `<ID>_<slug>.wasm` beside the source. The WIT and the SDKs are part of
 //! the binary, so a build needs only the language's toolchain (`toolchain`).
@@ -18,6 +19,7 @@ mod js;
 mod python;
 mod rust;
 pub(crate) mod scaffold;
+pub mod sql;
 mod toolchain;
 
 use std::collections::BTreeMap;
@@ -71,6 +73,8 @@ languages! {
     Python => python::PYTHON,
     /// A JavaScript module using `./wasmig.js` (componentize-js).
     Js => js::JS,
+    /// SQL files `<ID>_<slug>.up.sql` and `.down.sql`: nothing to build.
+    Sql => sql::Sql,
 }
 
 impl Language {
@@ -154,6 +158,9 @@ pub enum BuildOutcome {
     Built,
     /// Its inputs had not changed: the component was left as it was.
     UpToDate,
+    /// Nothing to build: a SQL migration, which wasmig assembles when it loads the app
+    /// (its files were checked).
+    NotNeeded,
 }
 
 /// One built (or skipped) migration.
@@ -220,7 +227,11 @@ pub fn sources(app: &App) -> Result<Vec<SourceFile>> {
             path: path.clone(),
             message: message.replace("<ID>_<slug>.wasm", "a migration source <ID>_<slug>"),
         })?;
-        let component = app.dir.join(format!("{stem}.wasm"));
+        // A SQL migration is its own component: wasmig assembles it from its files.
+        let component = match language {
+            Language::Sql => path.clone(),
+            _ => app.dir.join(format!("{stem}.wasm")),
+        };
         found.push((id, SourceFile { app: app.name.clone(), stem, language, path, component }));
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));

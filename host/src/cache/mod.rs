@@ -130,12 +130,20 @@ pub struct Validated {
     pub description: String,
     /// Whether it runs in a transaction.
     pub transactional: bool,
+    /// The backends it cannot go backwards on (a SQL migration without a `.down.sql`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub irreversible: Vec<String>,
 }
 
 impl Validated {
     /// A record made by this version of wasmig.
     pub fn new(description: String, transactional: bool) -> Self {
-        Validated { wasmig: env!("CARGO_PKG_VERSION").to_string(), description, transactional }
+        Validated {
+            wasmig: env!("CARGO_PKG_VERSION").to_string(),
+            description,
+            transactional,
+            irreversible: Vec::new(),
+        }
     }
 }
 

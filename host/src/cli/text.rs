@@ -217,6 +217,10 @@ pub(super) fn resolve(report: &ResolveReport) -> ExitCode {
 /// `new`: where the source is, and how to build it.
 pub(super) fn new(report: &NewReport) -> ExitCode {
     eprintln!("created {}", report.source.display());
+    if report.build_commands.is_empty() {
+        eprintln!("nothing to build: wasmig runs the SQL files as they are");
+        return ExitCode::SUCCESS;
+    }
     eprintln!("build it into the component wasmig runs with:");
     for command in &report.build_commands {
         eprintln!("  {command}");
@@ -235,6 +239,9 @@ pub(super) fn build(report: &BuildReport) -> ExitCode {
                 duration(m.duration)
             ),
             BuildOutcome::UpToDate => eprintln!("up to date {app} {id} ({language})"),
+            BuildOutcome::NotNeeded => {
+                eprintln!("nothing to build {app} {id} ({language}): wasmig assembles it itself")
+            }
         }
     }
     eprintln!("built {} of {} migration source(s)", report.built(), report.migrations.len());

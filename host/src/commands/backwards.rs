@@ -4,7 +4,7 @@ use super::{
     Planning, Project, Question, Request, confirm, refuse_changed, refuse_dirty, run_request,
 };
 use crate::config::{App, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, LoadReason, Result};
 use crate::executor::Step;
 use crate::ledger;
 use crate::plan::{self, Direction, Target};
@@ -167,6 +167,12 @@ impl Request for BackwardsMigrationManager {
         // Only the range is loaded, every app's together so that compiling uses every core.
         let migrations =
             project.load_all(to_load.iter().map(|(app, file, _)| (*app, file))).await?;
+        // A migration with no way back on this backend is refused before anything changes.
+        let dialect = conn.dialect();
+        if let Some(m) = migrations.iter().find(|m| !m.reversible_on(dialect)) {
+            let reason = LoadReason::Irreversible { dialect: dialect.name() };
+            return Err(LoadError::new(&m.app, m.id.as_str(), &m.path, reason).into());
+        }
         let stored: Vec<bool> = to_load.iter().map(|(.., stored)| *stored).collect();
         let steps: Vec<Step> = migrations
             .into_iter()

@@ -122,7 +122,7 @@ impl CheckMigrationManager {
                         None => State::Pending,
                         Some(row) if row.dirty => State::Dirty,
                         Some(row) => {
-                            if project.file_checksum(known.as_ref(), file)? == row.checksum {
+                            if project.file_checksum(&app.name, known.as_ref(), file)? == row.checksum {
                                 State::Applied
                             } else {
                                 State::Changed

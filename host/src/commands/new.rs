@@ -20,17 +20,18 @@ pub struct NewReport {
     pub migration_id: String,
     /// The language of the source.
     pub language: Language,
-    /// The migration's source: a crate folder, a `.py` or a `.js` file.
+    /// The migration's source: a crate folder, a `.py`, a `.js` or an `.up.sql` file.
     pub source: PathBuf,
     /// The component file the build must produce, where wasmig looks for it.
     pub component: PathBuf,
-    /// The commands that build the source into the component.
+    /// The commands that build the source into the component (none for SQL).
     pub build_commands: Vec<String>,
 }
 
 /// Creates the source of a new migration in the app's folder with a fresh ID from `now`
 /// (UTC, `YYYYMMDDHHMMSS`, later than every existing ID of the app): for Rust the crate
-/// `<ID>_<slug>/`, for Python `<ID>_<slug>.py`, for JavaScript `<ID>_<slug>.js`.
+/// `<ID>_<slug>/`, for Python `<ID>_<slug>.py`, for JavaScript `<ID>_<slug>.js`, for SQL
+/// `<ID>_<slug>.up.sql` and `<ID>_<slug>.down.sql`.
 pub fn new_migration(
     settings: &Settings,
     app_name: &str,
@@ -46,15 +47,19 @@ pub fn new_migration(
     std::fs::create_dir_all(&app.dir).map_err(|e| Error::io(&app.dir, e))?;
     let id = fresh_id(&app.dir, now)?;
     let stem = format!("{id}_{slug}");
-    let component = app.dir.join(format!("{stem}.wasm"));
     let new = NewSource { dir: &app.dir, app: &app.name, stem: &stem, id: &id, slug: &slug, name };
     let source = language.scaffold(&new)?;
+    // A SQL migration is its own component: nothing builds it.
+    let (component, build_commands) = match language {
+        Language::Sql => (source.clone(), Vec::new()),
+        _ => (app.dir.join(format!("{stem}.wasm")), vec![format!("wasmig build {}", app.name)]),
+    };
     Ok(NewReport {
         app_name: app.name.clone(),
         migration_id: id.to_string(),
         language,
         source,
         component,
-        build_commands: vec![format!("wasmig build {}", app.name)],
+        build_commands,
     })
 }

@@ -73,6 +73,11 @@ pub enum LoadReason {
     ChangedAfterValidation { validated: String, now: String, storing: bool },
     /// It loaded, but the compile cache in `cache_dir` could not store it (`cache fill`).
     NotCached { cache_dir: PathBuf },
+    /// A SQL migration whose `file` does not assemble into a component: `message` says why,
+    /// with its line where there is one.
+    BadSql { file: PathBuf, message: String },
+    /// A migration that has no `backwards` on the `dialect` it was to be reversed on.
+    Irreversible { dialect: &'static str },
 }
 
 impl LoadReason {
@@ -88,6 +93,8 @@ impl LoadReason {
             LoadReason::DescribeFailed(_) => "describe_failed",
             LoadReason::ChangedAfterValidation { .. } => "changed_after_validation",
             LoadReason::NotCached { .. } => "not_cached",
+            LoadReason::BadSql { .. } => "bad_sql",
+            LoadReason::Irreversible { .. } => "irreversible",
         }
     }
 }
@@ -134,6 +141,15 @@ impl fmt::Display for LoadReason {
                 f,
                 "compiled, but the compile cache in {} could not store it",
                 cache_dir.display()
+            ),
+            LoadReason::BadSql { file, message } => {
+                let name = file.file_name().unwrap_or(file.as_os_str()).to_string_lossy();
+                write!(f, "{name}: {message}")
+            }
+            LoadReason::Irreversible { dialect } => write!(
+                f,
+                "irreversible on {dialect}: it has no backwards for it (a SQL migration without \
+                 a .down.sql file); nothing was changed"
             ),
         }
     }

@@ -24,7 +24,8 @@ impl Packing {
             (m.app.clone(), m.id.clone(), m.path.clone(), m.checksum.clone());
         let (sender, result) = tokio::sync::oneshot::channel();
         let work = move || {
-            let packed = crate::source::read(&path).and_then(|bytes| {
+            let bytes = crate::runtime::component_bytes(&app, &id.to_string(), &path);
+            let packed = bytes.and_then(|bytes| {
                 let now = crate::source::checksum(&bytes);
                 if now != checksum {
                     let reason = LoadReason::ChangedAfterValidation {

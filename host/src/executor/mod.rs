@@ -169,7 +169,7 @@ impl<'a> Executor<'a> {
             let mut result = result;
             // A batch may still be rolled back: its files stay.
             if result.is_ok() && step.delete_file && mode == Mode::Live && batch.is_none() {
-                result = std::fs::remove_file(&m.path).map_err(|e| Error::io(&m.path, e));
+                result = delete_files(&m.path);
                 if result.is_ok() {
                     trace.deleted_file = Some(m.path.clone());
                 }
@@ -250,4 +250,18 @@ fn report_of(
 async fn record(conn: &mut Connection, migration: &LoadedMigration, dirty: bool) -> Result<()> {
     let LoadedMigration { app, id, description, checksum, .. } = migration;
     ledger::record(conn, app, id, description, checksum, dirty).await
+}
+
+/// Deletes the file of a reversed migration: its component, or every file of a SQL
+/// migration (`.up.sql` last, so that one left behind still names the migration).
+fn delete_files(path: &std::path::Path) -> Result<()> {
+    let mut files = crate::source::sql::files_of(path);
+    if files.is_empty() {
+        files.push(path.to_path_buf());
+    }
+    files.rotate_left(1);
+    for file in files {
+        std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))?;
+    }
+    Ok(())
 }

@@ -1,6 +1,9 @@
 //! Text helpers shared by the readers: slugs and descriptions from names, lines with their
 //! endings, and the few line patterns the conversion looks for.
 
+/// What wasmig describes a SQL migration as when its file says nothing.
+pub(crate) use crate::source::sql::default_description;
+
 /// The slug of a wasmig file name for `name`: lowercase ASCII letters, digits and single
 /// underscores; `migration` when nothing of the name is left.
 pub(crate) fn slug(name: &str) -> String {
@@ -15,11 +18,6 @@ pub(crate) fn slug(name: &str) -> String {
     }
     let slug = slug.trim_end_matches('_');
     if slug.is_empty() { "migration".to_string() } else { slug.to_string() }
-}
-
-/// What wasmig shows for a migration named `slug` without a description directive.
-pub(crate) fn default_description(slug: &str) -> String {
-    slug.replace('_', " ")
 }
 
 /// A one-line description from a name: underscores become spaces, as sqlx and Flyway make

@@ -52,7 +52,7 @@ impl Runtime {
             .await
             .map_err(|e| Error::TaskLost { task: "compile task", detail: Some(e.to_string()) })?
             .map_err(fail)?;
-        let Compiled { found, checksum, stamp, key } = compiled;
+        let Compiled { found, checksum, stamp, key, irreversible } = compiled;
         let (component, compiled, cached) = match found {
             Found::Validated(record) => {
                 return Ok(LoadedMigration {
@@ -62,6 +62,7 @@ impl Runtime {
                     checksum,
                     description: record.description,
                     transactional: record.transactional,
+                    irreversible: record.irreversible,
                     compiled: false,
                     stamp,
                     code: Code::Cached(key),
@@ -87,8 +88,9 @@ impl Runtime {
             limits::truncated(description.description, limits::DESCRIPTION_BYTES);
         let code = match (cached, self.cache()) {
             (true, Some(cache)) => {
-                let record =
+                let mut record =
                     Validated::new(description.description.clone(), description.transactional);
+                record.irreversible = irreversible.clone();
                 cache.record_validated(key, &record);
                 Code::Cached(key)
             }
@@ -101,6 +103,7 @@ impl Runtime {
             checksum,
             description: description.description,
             transactional: description.transactional,
+            irreversible,
             compiled,
             stamp,
             code,
@@ -129,6 +132,8 @@ pub(super) struct Compiled {
     stamp: Option<FileStamp>,
     /// Its key in the compile cache.
     key: Key,
+    /// The backends it says it cannot go backwards on, when its bytes were read.
+    irreversible: Vec<String>,
 }
 
 /// What [`compile`] found for a component.
@@ -172,13 +177,16 @@ pub(super) fn compile(
     if let (Reuse::Validation(Some(known)), Some(cache)) = (reuse, cache) {
         let key = compilers.fingerprint().key(&known.checksum);
         if let Some(record) = cache.validated(key) {
+            let irreversible = record.irreversible.clone();
             let (found, checksum) = (Found::Validated(record), known.checksum);
-            return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key });
+            return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key, irreversible });
         }
     }
     let (bytes, metadata) = read_component(path, limit)?;
     let checksum = source::checksum(&bytes);
-    let stamp = FileStamp::settled(&metadata);
+    // A SQL migration is assembled from several files: no one file's stamp stands for it.
+    let stamp = metadata.as_ref().and_then(FileStamp::settled);
+    let irreversible = crate::build::sql::irreversible_on(&bytes);
     if wasmparser::Parser::is_core_wasm(&bytes) {
         return Err(LoadReason::NotAComponent { core_module: true });
     }
@@ -186,7 +194,10 @@ pub(super) fn compile(
         return Err(LoadReason::NotAComponent { core_module: false });
     }
     let key = compilers.fingerprint().key(&checksum);
-    let found = |found: Found| Ok(Compiled { found, checksum: checksum.clone(), stamp, key });
+    let found = |found: Found| {
+        let irreversible = irreversible.clone();
+        Ok(Compiled { found, checksum: checksum.clone(), stamp, key, irreversible })
+    };
     if validation && let Some(record) = cache.and_then(|cache| cache.validated(key)) {
         return found(Found::Validated(record));
     }
@@ -200,8 +211,20 @@ pub(super) fn compile(
 }
 
 /// Reads a component file, refusing one over `limit` bytes before reading it. Gives its
-/// bytes and its metadata as it was opened.
-fn read_component(path: &Path, limit: u64) -> Result<(Vec<u8>, std::fs::Metadata), LoadReason> {
+/// bytes and its metadata as it was opened; for a SQL migration, the component assembled
+/// from its files, and no metadata.
+pub(crate) fn read_component(
+    path: &Path,
+    limit: u64,
+) -> Result<(Vec<u8>, Option<std::fs::Metadata>), LoadReason> {
+    if source::sql::is_sql(path) {
+        let bytes = crate::build::sql::component_bytes(path)?;
+        let size = bytes.len() as u64;
+        if size > limit {
+            return Err(LoadReason::TooLarge { size, limit });
+        }
+        return Ok((bytes, None));
+    }
     let file = std::fs::File::open(path).map_err(LoadReason::Unreadable)?;
     let metadata = file.metadata().map_err(LoadReason::Unreadable)?;
     let size = metadata.len();
@@ -214,7 +237,7 @@ fn read_component(path: &Path, limit: u64) -> Result<(Vec<u8>, std::fs::Metadata
     if bytes.len() as u64 > limit {
         return Err(LoadReason::TooLarge { size: bytes.len() as u64, limit });
     }
-    Ok((bytes, metadata))
+    Ok((bytes, Some(metadata)))
 }
 
 #[cfg(test)]

@@ -92,6 +92,16 @@ impl Runtime {
     }
 }
 
+/// The component bytes of the migration file at `path` of `app`'s migration `id`: the file
+/// read, or for a SQL migration the component assembled from its files.
+pub(crate) fn component_bytes(app: &str, id: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    if !crate::source::sql::is_sql(path) {
+        return crate::source::read(path);
+    }
+    crate::build::sql::component_bytes(path)
+        .map_err(|reason| crate::error::LoadError::new(app, id, path, reason).into())
+}
+
 /// A migration component that has been compiled, checked against the world and described.
 #[derive(Clone)]
 pub struct LoadedMigration {
@@ -107,6 +117,9 @@ pub struct LoadedMigration {
     pub description: String,
     /// False when it must run outside a transaction.
     pub transactional: bool,
+    /// The backends (by dialect name) it has no `backwards` on: a SQL migration without a
+    /// `.down.sql` file there.
+    pub irreversible: Vec<String>,
     /// Whether it was compiled now rather than taken from the compile cache.
     pub compiled: bool,
     /// The file's stamp when it was read, if it had settled.
@@ -136,6 +149,14 @@ impl LoadedMigration {
             transactional: self.transactional,
         };
         Some((name, entry))
+    }
+
+    /// Whether it can go backwards on the backend of `dialect`.
+    pub fn reversible_on(
+        &self,
+        dialect: crate::bindings::wasmig::migration::types::Dialect,
+    ) -> bool {
+        !self.irreversible.iter().any(|d| d == dialect.name())
     }
 
     /// Whether its compiled code is in the compile cache (rather than held in memory, when
