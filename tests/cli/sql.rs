@@ -312,3 +312,34 @@ fn a_no_transaction_migration_runs_outside_a_transaction() {
     assert!(stderr(&output).contains("(non-transactional)"), "{}", stderr(&output));
     assert_eq!(project.ledger(), ["a 20240101000000", "a 20240102000000"]);
 }
+
+#[test]
+fn verify_reports_an_irreversible_migration_and_goes_on_with_the_next() {
+    let project = TestProject::empty(CONFIG);
+    write_schema(&project);
+    write(
+        &project,
+        "20240104000000_seed.up.sql",
+        "INSERT INTO notes (id, body) VALUES (2, 'seed');\n",
+    );
+    write(&project, "20240105000000_tags.up.sql", "CREATE TABLE tags (name TEXT);\n");
+    write(&project, "20240105000000_tags.down.sql", "DROP TABLE tags;\n");
+    let before = project.snapshot();
+
+    let output = project.wasmig().args(["verify", "--format", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids = |key: &str| -> Vec<String> {
+        let list = json[key].as_array().unwrap_or_else(|| panic!("{key} in {json}"));
+        list.iter().map(|m| m["migration_id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids("verified"), ["20240102000000", "20240103000000", "20240105000000"], "{json}");
+    assert_eq!(ids("irreversible"), ["20240104000000"], "{json}");
+
+    let output = project.wasmig().args(["verify"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("irreversible a 20240104000000"), "{text}");
+    assert!(text.contains("1 irreversible migration(s) applied but not verified"), "{text}");
+    assert_eq!(project.snapshot(), before, "verify touched the target database");
+}

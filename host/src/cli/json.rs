@@ -202,6 +202,8 @@ pub(super) struct Verify<'a> {
     /// The scratch database, its password hidden.
     scratch: &'a str,
     verified: &'a [Verified],
+    /// Migrations without a way back on this backend: applied, not verified.
+    irreversible: &'a [Verified],
     failure: Option<&'a Divergence>,
 }
 
@@ -216,6 +218,7 @@ pub(super) fn verify(report: &VerifyReport) -> Document<'_, Verify<'_>> {
     let verify = Verify {
         scratch: &report.scratch,
         verified: &report.verified,
+        irreversible: &report.irreversible,
         failure: report.failure.as_ref(),
     };
     let success = report.failure.is_none();
@@ -250,6 +253,8 @@ struct Target<'a> {
 #[derive(Debug, Serialize)]
 struct VerifiedTarget<'a> {
     verified: &'a [Verified],
+    /// Migrations without a way back on this backend: applied, not verified.
+    irreversible: &'a [Verified],
     failure: Option<&'a Divergence>,
 }
 
@@ -267,10 +272,11 @@ impl<'a> Target<'a> {
             run: run.map(|run| self::run(command, run)),
             statuses: target.check.as_ref().map(Check::from),
             pending: target.check.as_ref().map(CheckReport::pending),
-            verify: target
-                .verify
-                .as_ref()
-                .map(|v| VerifiedTarget { verified: &v.verified, failure: v.failure.as_ref() }),
+            verify: target.verify.as_ref().map(|v| VerifiedTarget {
+                verified: &v.verified,
+                irreversible: &v.irreversible,
+                failure: v.failure.as_ref(),
+            }),
         }
     }
 }

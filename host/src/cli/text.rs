@@ -133,6 +133,12 @@ pub(super) fn verify(report: &VerifyReport, format: Format) -> ExitCode {
         for m in &report.verified {
             eprintln!("verified {} {}: {}", m.app_name, m.migration_id, m.description);
         }
+        for m in &report.irreversible {
+            eprintln!(
+                "irreversible {} {}: {}: no down file for this backend, not verified",
+                m.app_name, m.migration_id, m.description
+            );
+        }
     }
     match &report.failure {
         None => {
@@ -142,6 +148,12 @@ pub(super) fn verify(report: &VerifyReport, format: Format) -> ExitCode {
                 report.verified.len(),
                 report.scratch
             );
+            if !report.irreversible.is_empty() {
+                eprintln!(
+                    "{} irreversible migration(s) applied but not verified",
+                    report.irreversible.len()
+                );
+            }
             ExitCode::SUCCESS
         }
         Some(failure) => {

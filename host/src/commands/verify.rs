@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{BackwardsMigrationManager, ForwardsMigrationManager, Project};
 use crate::backend::{Access, Connection, Scratch, redact};
 use crate::config::App;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadReason, Result};
 use crate::report::{RunReport, Silent};
 use crate::source;
 
@@ -17,6 +17,9 @@ pub struct VerifyReport {
     pub scratch: String,
     /// The migrations proven reversible, in the order they were applied.
     pub verified: Vec<Verified>,
+    /// The migrations with no way back on this backend (a SQL migration without a down
+    /// file for it): applied and left applied, since they cannot be reversed, unproven.
+    pub irreversible: Vec<Verified>,
     /// The first migration that is not, if one is not.
     pub failure: Option<Divergence>,
 }
@@ -81,8 +84,12 @@ pub async fn verify(
     let mut settings = project.settings.clone();
     settings.database_url = scratch.url.clone();
     let on_scratch = Project::new(settings)?;
-    let mut report =
-        VerifyReport { scratch: redact(&scratch.url), verified: Vec::new(), failure: None };
+    let mut report = VerifyReport {
+        scratch: redact(&scratch.url),
+        verified: Vec::new(),
+        irreversible: Vec::new(),
+        failure: None,
+    };
     let mut result = Ok(());
     for app in &project.settings.apps[..=upto] {
         let verifying = selected.iter().any(|s| s.name == app.name);
@@ -108,9 +115,25 @@ async fn verify_app(on_scratch: &Project, app: &App, report: &mut VerifyReport) 
         let before = schema(url).await?;
         let applied = ran(forwards(app, &id).run_with(on_scratch, &Silent).await)?;
         let after = schema(url).await?;
+        let description = applied.migrations.first().map(|m| m.description.clone());
+        let entry = Verified {
+            app_name: app.name.clone(),
+            migration_id: id.clone(),
+            description: description.unwrap_or_default(),
+        };
         let mut backwards = BackwardsMigrationManager::new(&app.name);
         backwards.auto_agree = true;
-        ran(backwards.run_with(on_scratch, &Silent).await)?;
+        match ran(backwards.run_with(on_scratch, &Silent).await) {
+            // Refused before anything changed: it stays applied for the ones after it.
+            Err(e)
+                if e.load()
+                    .is_some_and(|l| matches!(l.reason, LoadReason::Irreversible { .. })) =>
+            {
+                report.irreversible.push(entry);
+                continue;
+            }
+            other => other?,
+        };
         let reversed = schema(url).await?;
         let divergence = |stage, expected: &[String], actual: &[String]| Divergence {
             app_name: app.name.clone(),
@@ -128,12 +151,7 @@ async fn verify_app(on_scratch: &Project, app: &App, report: &mut VerifyReport) 
             report.failure = Some(divergence(Stage::ForwardsAgain, &after, &again));
             return Ok(());
         }
-        let description = applied.migrations.first().map(|m| m.description.clone());
-        report.verified.push(Verified {
-            app_name: app.name.clone(),
-            migration_id: id,
-            description: description.unwrap_or_default(),
-        });
+        report.verified.push(entry);
     }
     Ok(())
 }

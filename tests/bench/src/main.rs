@@ -20,7 +20,11 @@
 //! - the peak resident memory of wasmig's `forwards all` over both projects;
 //! - **C**: `forwards all` of `--fleet-n` migrations on each of `--fleet-targets` SQLite
 //!   databases: one wasmig fleet run (`--targets`) against a shell loop running wasmig once
-//!   per database, and a shell loop of sqlx-cli when it is installed.
+//!   per database, and a shell loop of sqlx-cli when it is installed;
+//! - **D**: SQL migrations, which wasmig assembles itself: `build all` over `--assemble-n` of
+//!   them, `forwards all` + `backwards all` of `--sql-n` warm and cold against the floors,
+//!   and on PostgreSQL a generated history of `--corpus-n` migrations against `psql` (see
+//!   `sql.rs`).
 //!
 //! Each figure is the median of `--runs` runs (at least five). The contenders of A run
 //! interleaved, one cycle each per round, so a slow spell of the machine (another build, a
@@ -32,6 +36,7 @@ mod contender;
 mod fleet;
 mod measure;
 mod report;
+mod sql;
 mod workload;
 
 use std::fs;
@@ -97,6 +102,18 @@ struct Args {
     #[arg(long, value_name = "N")]
     fleet_n: Option<usize>,
 
+    /// SQL migrations of workload D's assembly figure [default: 1000, 100 with --quick]
+    #[arg(long, value_name = "N")]
+    assemble_n: Option<usize>,
+
+    /// SQL migrations of workload D's forwards + backwards [default: 200, 20 with --quick]
+    #[arg(long, value_name = "N")]
+    sql_n: Option<usize>,
+
+    /// Migrations of workload D's PostgreSQL history [default: 400, 40 with --quick]; 0 skips it
+    #[arg(long, value_name = "N")]
+    corpus_n: Option<usize>,
+
     /// Keep the generated projects, scripts and databases, and print where they are
     #[arg(long)]
     keep: bool,
@@ -107,6 +124,7 @@ struct Args {
 struct Settings {
     fleet_targets: usize,
     fleet_n: usize,
+    sql: sql::Shape,
     n: usize,
     check_n: usize,
     runs: usize,
@@ -120,9 +138,17 @@ impl Settings {
         let invalid = |message: &str| Args::command().error(ErrorKind::ValueValidation, message);
         let (n, check_n, runs) = if args.quick { (20, 100, 1) } else { (200, 1000, MIN_RUNS) };
         let (fleet_targets, fleet_n) = if args.quick { (5, 5) } else { (200, 20) };
+        let (assemble_n, sql_n, corpus_n) =
+            if args.quick { (100, 20, 40) } else { (1000, 200, 400) };
         let settings = Settings {
             fleet_targets: args.fleet_targets.unwrap_or(fleet_targets),
             fleet_n: args.fleet_n.unwrap_or(fleet_n).max(1),
+            sql: sql::Shape {
+                assemble_n: args.assemble_n.unwrap_or(assemble_n).max(1),
+                n: args.sql_n.unwrap_or(sql_n).max(1),
+                corpus_n: args.corpus_n.unwrap_or(corpus_n),
+                runs: args.runs.unwrap_or(runs),
+            },
             n: args.n.unwrap_or(n),
             check_n: args.check_n.unwrap_or(check_n),
             runs: args.runs.unwrap_or(runs),
@@ -186,6 +212,12 @@ fn main() -> Result<()> {
         let sqlx = sqlx_cli(&mut Vec::new())?;
         let shape = (settings.fleet_targets, settings.fleet_n, settings.runs);
         let figures = fleet::measure(&wasmig, sqlx.as_deref(), &component, work.path(), shape)?;
+        println!("{figures}");
+    }
+    {
+        let postgres = sql::postgres_url().filter(|_| settings.sql.corpus_n > 0);
+        let figures =
+            sql::measure(&wasmig, work.path(), settings.sql, postgres.as_deref(), &mut Vec::new())?;
         println!("{figures}");
     }
     if let Some(path) = &settings.json {

@@ -53,7 +53,7 @@ pub struct Migration {
 
 impl Migration {
     /// The statements the guest's `forwards` emits.
-    fn forwards_sql(&self) -> [String; 3] {
+    pub fn forwards_sql(&self) -> [String; 3] {
         let id = &self.id;
         let values: Vec<String> = (1..=ROWS).map(|n| format!("({n},'row {n}')")).collect();
         [
@@ -64,7 +64,7 @@ impl Migration {
     }
 
     /// The statements the guest's `backwards` emits.
-    fn backwards_sql(&self) -> [String; 2] {
+    pub fn backwards_sql(&self) -> [String; 2] {
         let id = &self.id;
         [format!("DROP INDEX i_{id}"), format!("DROP TABLE t_{id}")]
     }
@@ -114,6 +114,40 @@ pub fn write_project(
     }
     let config_path = root.join("wasmig.toml");
     fs::write(&config_path, config)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    Ok(Project { root: root.to_owned(), migrations })
+}
+
+/// Writes a wasmig project at `root` of one app, `app`, with `count` SQL migrations
+/// (`<ID>_bench_<k>.up.sql` and `.down.sql`) carrying the guest's statements, which wasmig
+/// assembles into components itself. Each [`Migration`] names its up file, and its
+/// checksum is that file's: the floors write it into their ledger rows (and store the up
+/// file, a little smaller than the assembled component, as the stored one).
+pub fn write_sql_project(root: &Path, app: &str, count: usize) -> Result<Project> {
+    let folder = format!("migrations/{app}");
+    let dir = root.join(&folder);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut migrations = Vec::with_capacity(count);
+    for k in 1..=count {
+        let id = (FIRST_ID + k as u64).to_string();
+        let up = dir.join(format!("{id}_bench_{k}.up.sql"));
+        let mut migration =
+            Migration { app: app.to_owned(), id, checksum: String::new(), path: up.clone() };
+        let mut text = format!("-- wasmig:description {DESCRIPTION}\n");
+        for statement in migration.forwards_sql() {
+            writeln!(text, "{statement};")?;
+        }
+        let down: String =
+            migration.backwards_sql().iter().map(|statement| format!("{statement};\n")).collect();
+        fs::write(&up, &text).with_context(|| format!("cannot write {}", up.display()))?;
+        let down_path = dir.join(format!("{}_bench_{k}.down.sql", migration.id));
+        fs::write(&down_path, down)
+            .with_context(|| format!("cannot write {}", down_path.display()))?;
+        migration.checksum = hex::encode(Sha256::digest(text.as_bytes()));
+        migrations.push(migration);
+    }
+    let config_path = root.join("wasmig.toml");
+    fs::write(&config_path, format!("[apps.{app}]\nmigrations = \"{folder}\"\n"))
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     Ok(Project { root: root.to_owned(), migrations })
 }
