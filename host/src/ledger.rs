@@ -13,6 +13,13 @@ pub const TABLE: &str = "wasmig_migrations";
 /// The table of applied components, compressed, by sha256: what `backwards` runs.
 pub const ARTEFACTS: &str = "wasmig_artefacts";
 
+/// The table holding the version of the ledger's own layout: one row.
+pub const VERSION_TABLE: &str = "wasmig_ledger_version";
+
+/// The layout this wasmig writes. 1: the ledger without `source_digest`, and no version
+/// table (wasmig 0.1 before source digests). 2: `source_digest` and the version table.
+pub const LEDGER_VERSION: i64 = 2;
+
 /// The zstd level artefacts are stored at: a Rust component compresses to about 37% at a
 /// cost of about 0.2 ms per 100 KB (level 3 gives 35% for 40% more time).
 const ZSTD_LEVEL: i32 = 1;
@@ -35,6 +42,9 @@ pub struct LedgerRow {
     /// Set while a migration that cannot be rolled back runs (MySQL DDL, a
     /// non-transactional migration); still set after it failed or its run was killed.
     pub dirty: bool,
+    /// The digest of the source the applied component was built from, when it carried one
+    /// (and the ledger is new enough to keep it).
+    pub source_digest: Option<String>,
 }
 
 /// Rewrites the ledger's `?` placeholders for the backend: `$1`, `$2`, ... where it
@@ -81,12 +91,70 @@ async fn table_exists(conn: &mut Connection, table: &str) -> Result<bool> {
     Ok(!rows.rows.is_empty())
 }
 
-/// Creates the ledger table and the artefacts table if they do not exist.
+async fn column_exists(conn: &mut Connection, table: &str, column: &str) -> Result<bool> {
+    let sql = placeholders(&conn.capabilities().syntax, conn.ledger_sql().column_exists);
+    let params = [Value::Text(table.to_string()), Value::Text(column.to_string())];
+    let rows = conn
+        .query(&sql, &params)
+        .await
+        .map_err(|e| Error::database(format!("cannot look at the columns of {table}"), e))?;
+    Ok(!rows.rows.is_empty())
+}
+
+/// Creates the ledger table and the artefacts table if they do not exist, and brings a
+/// ledger written by an older wasmig up to [`LEDGER_VERSION`]: the caller holds the run
+/// lock (and, where the backend allows, a transaction). A ledger of a newer layout is an
+/// error, and is left as it is.
 pub async fn ensure(conn: &mut Connection) -> Result<()> {
     let create = conn.ledger_sql().create;
     execute(conn, create, &[], || "cannot create the ledger table".into()).await?;
     let create = conn.ledger_sql().artefacts_create;
-    execute(conn, create, &[], || format!("cannot create the table {ARTEFACTS}")).await.map(drop)
+    execute(conn, create, &[], || format!("cannot create the table {ARTEFACTS}")).await?;
+    let version = version(conn).await?;
+    match version {
+        Some(LEDGER_VERSION) => return Ok(()),
+        Some(newer) if newer > LEDGER_VERSION => {
+            return Err(Error::database(
+                "cannot use the ledger",
+                SqlError::new(format!(
+                    "{VERSION_TABLE} says layout {newer}, written by a newer wasmig; this one \
+                     knows layouts up to {LEDGER_VERSION}"
+                )),
+            ));
+        }
+        _ => {}
+    }
+    // Version 1 to 2: the source digest.
+    if !column_exists(conn, TABLE, "source_digest").await? {
+        let sql = "ALTER TABLE wasmig_migrations ADD COLUMN source_digest TEXT";
+        execute(conn, sql, &[], || "cannot add source_digest to the ledger".into()).await?;
+    }
+    let context = || format!("cannot record the ledger's version in {VERSION_TABLE}");
+    let sql = "CREATE TABLE IF NOT EXISTS wasmig_ledger_version (version INTEGER NOT NULL)";
+    execute(conn, sql, &[], context).await?;
+    execute(conn, "DELETE FROM wasmig_ledger_version", &[], context).await?;
+    let sql = "INSERT INTO wasmig_ledger_version (version) VALUES (?)";
+    execute(conn, sql, &[Value::Integer(LEDGER_VERSION)], context).await.map(drop)
+}
+
+/// The ledger's layout version: `None` without a version table (a ledger of layout 1, or
+/// none at all). Reads only.
+pub async fn version(conn: &mut Connection) -> Result<Option<i64>> {
+    if !table_exists(conn, VERSION_TABLE).await? {
+        return Ok(None);
+    }
+    let rows = conn
+        .query("SELECT version FROM wasmig_ledger_version", &[])
+        .await
+        .map_err(|e| Error::database(format!("cannot read {VERSION_TABLE}"), e))?;
+    Ok(rows
+        .rows
+        .iter()
+        .filter_map(|row| match row.first() {
+            Some(Value::Integer(v)) => Some(*v),
+            _ => None,
+        })
+        .max())
 }
 
 /// A component compressed for [`ARTEFACTS`]: see [`pack`].
@@ -172,8 +240,11 @@ pub async fn applied(conn: &mut Connection, app: &str) -> Result<Vec<LedgerRow>>
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
+    // A ledger of layout 1 is read as it is, without changing it.
+    let digest =
+        if column_exists(conn, TABLE, "source_digest").await? { "source_digest" } else { "NULL" };
     let sql = format!(
-        "SELECT id, app_name, migration_id, description, checksum, {}, dirty \
+        "SELECT id, app_name, migration_id, description, checksum, {}, dirty, {digest} \
          FROM wasmig_migrations WHERE app_name = ? ORDER BY id",
         conn.ledger_sql().applied_at
     );
@@ -196,7 +267,7 @@ fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
         Value::Text(text) => Ok(text.clone()),
         _ => Err(bad(what)),
     };
-    let [run_order, app_name, migration_id, description, checksum, applied_at, dirty] =
+    let [run_order, app_name, migration_id, description, checksum, applied_at, dirty, digest] =
         row.as_slice()
     else {
         return Err(bad("row shape"));
@@ -214,6 +285,10 @@ fn parse_row(app: &str, row: Vec<Value>) -> Result<LedgerRow> {
             Value::Boolean(dirty) => *dirty,
             Value::Integer(dirty) => *dirty != 0,
             _ => return Err(bad("dirty")),
+        },
+        source_digest: match digest {
+            Value::Null => None,
+            digest => Some(text(digest, "source_digest")?),
         },
     })
 }
@@ -251,16 +326,19 @@ pub async fn record(
     id: &MigrationId,
     description: &str,
     checksum: &str,
+    source_digest: Option<&str>,
     dirty: bool,
 ) -> Result<()> {
-    let sql = "INSERT INTO wasmig_migrations (app_name, migration_id, description, checksum, dirty) \
-               VALUES (?, ?, ?, ?, ?)";
+    let sql = "INSERT INTO wasmig_migrations \
+               (app_name, migration_id, description, checksum, dirty, source_digest) \
+               VALUES (?, ?, ?, ?, ?, ?)";
     let params = [
         Value::Text(app.to_string()),
         Value::Text(id.to_string()),
         Value::Text(description.to_string()),
         Value::Text(checksum.to_string()),
         Value::Boolean(dirty),
+        source_digest.map_or(Value::Null, |digest| Value::Text(digest.to_string())),
     ];
     execute(conn, sql, &params, || format!("cannot record app {app} migration {id}")).await?;
     Ok(())
@@ -343,9 +421,9 @@ mod tests {
         assert!(applied(&mut conn, "a").await.unwrap().is_empty());
         ensure(&mut conn).await.unwrap();
         ensure(&mut conn).await.unwrap();
-        record(&mut conn, "a", &id("20240102000000"), "second", "c2", false).await.unwrap();
-        record(&mut conn, "b", &id("20240102000000"), "other app", "c3", true).await.unwrap();
-        record(&mut conn, "a", &id("20240101000000"), "first", "c1", false).await.unwrap();
+        record(&mut conn, "a", &id("20240102000000"), "second", "c2", None, false).await.unwrap();
+        record(&mut conn, "b", &id("20240102000000"), "other app", "c3", None, true).await.unwrap();
+        record(&mut conn, "a", &id("20240101000000"), "first", "c1", None, false).await.unwrap();
 
         let rows = applied(&mut conn, "a").await.unwrap();
         let ids: Vec<_> = rows.iter().map(|r| r.migration_id.as_str()).collect();
@@ -357,7 +435,8 @@ mod tests {
         set_dirty(&mut conn, "b", &id("20240102000000"), false).await.unwrap();
         assert!(!applied(&mut conn, "b").await.unwrap()[0].dirty);
 
-        let duplicate = record(&mut conn, "a", &id("20240101000000"), "again", "c1", false).await;
+        let duplicate =
+            record(&mut conn, "a", &id("20240101000000"), "again", "c1", None, false).await;
         assert!(duplicate.is_err());
 
         remove(&mut conn, "a", &id("20240102000000"), Artefacts::Ensured).await.unwrap();

@@ -18,6 +18,7 @@ mod fuzz;
 mod history;
 mod hostile;
 mod json;
+mod ledger_upgrade;
 mod library;
 mod lock;
 mod new;

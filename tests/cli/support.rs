@@ -447,7 +447,7 @@ impl TestProject {
     }
 
     /// User tables and the ledger (not the database's own, nor wasmig's stored
-    /// components), sorted.
+    /// components and ledger version), sorted.
     pub fn tables(&self) -> Vec<String> {
         let sql = match backend() {
             Backend::Sqlite => {
@@ -466,7 +466,7 @@ impl TestProject {
         self.query(sql)
             .into_iter()
             .map(|mut row| row.remove(0))
-            .filter(|table| table != "wasmig_artefacts")
+            .filter(|table| table != "wasmig_artefacts" && table != "wasmig_ledger_version")
             .collect()
     }
 

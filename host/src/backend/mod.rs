@@ -109,6 +109,8 @@ pub struct LedgerSql {
     pub create: &'static str,
     /// One row when a table of the given name exists in the current schema.
     pub exists: &'static str,
+    /// One row when the table of the first name has a column of the second.
+    pub column_exists: &'static str,
     /// `applied_at` as ISO-8601 UTC text with a `Z`.
     pub applied_at: &'static str,
     /// Creates `wasmig_artefacts` (the applied components, compressed, by sha256) if it

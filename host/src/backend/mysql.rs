@@ -36,10 +36,13 @@ static PROFILE: Profile = Profile {
             checksum CHAR(64) NOT NULL,
             applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
             dirty BOOLEAN NOT NULL DEFAULT FALSE,
+            source_digest TEXT,
             UNIQUE (app_name, migration_id)
         )",
         exists: "SELECT 1 FROM information_schema.tables \
                  WHERE table_schema = DATABASE() AND table_name = ?",
+        column_exists: "SELECT 1 FROM information_schema.columns \
+                        WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
         // Sessions run with time_zone '+00:00' (see `connect`).
         applied_at: "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.%fZ')",
         artefacts_create: "CREATE TABLE IF NOT EXISTS wasmig_artefacts (

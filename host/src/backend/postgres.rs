@@ -44,10 +44,13 @@ static PROFILE: Profile = Profile {
             checksum TEXT NOT NULL,
             applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
             dirty BOOLEAN NOT NULL DEFAULT FALSE,
+            source_digest TEXT,
             UNIQUE (app_name, migration_id)
         )",
         exists: "SELECT 1 FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = ?",
+        column_exists: "SELECT 1 FROM information_schema.columns \
+                        WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?",
         applied_at: "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
         artefacts_create: "CREATE TABLE IF NOT EXISTS wasmig_artefacts (
             checksum TEXT PRIMARY KEY,

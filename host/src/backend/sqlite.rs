@@ -44,9 +44,11 @@ static PROFILE: Profile = Profile {
             checksum TEXT NOT NULL,
             applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
             dirty INTEGER NOT NULL DEFAULT 0,
+            source_digest TEXT,
             UNIQUE (app_name, migration_id)
         )",
         exists: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        column_exists: "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
         applied_at: "applied_at",
         artefacts_create: "CREATE TABLE IF NOT EXISTS wasmig_artefacts (
             checksum TEXT PRIMARY KEY,

@@ -133,6 +133,9 @@ pub struct Validated {
     /// The backends it cannot go backwards on (a SQL migration without a `.down.sql`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub irreversible: Vec<String>,
+    /// The digest of the source it was made from, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<String>,
 }
 
 impl Validated {
@@ -143,6 +146,7 @@ impl Validated {
             description,
             transactional,
             irreversible: Vec::new(),
+            source_digest: None,
         }
     }
 }

@@ -248,8 +248,8 @@ fn report_of(
 
 /// Writes the ledger row of `migration`.
 async fn record(conn: &mut Connection, migration: &LoadedMigration, dirty: bool) -> Result<()> {
-    let LoadedMigration { app, id, description, checksum, .. } = migration;
-    ledger::record(conn, app, id, description, checksum, dirty).await
+    let LoadedMigration { app, id, description, checksum, source_digest, .. } = migration;
+    ledger::record(conn, app, id, description, checksum, source_digest.as_deref(), dirty).await
 }
 
 /// Deletes the file of a reversed migration: its component, or every file of a SQL

@@ -2,6 +2,7 @@
 //! taking it from the compile cache), validating it against the import allowlist and the
 //! `wasmig:migration` world, and asking it to describe itself.
 
+use crate::build::sql::Marks;
 use std::io::Read;
 use std::path::Path;
 
@@ -52,7 +53,7 @@ impl Runtime {
             .await
             .map_err(|e| Error::TaskLost { task: "compile task", detail: Some(e.to_string()) })?
             .map_err(fail)?;
-        let Compiled { found, checksum, stamp, key, irreversible } = compiled;
+        let Compiled { found, checksum, stamp, key, marks } = compiled;
         let (component, compiled, cached) = match found {
             Found::Validated(record) => {
                 return Ok(LoadedMigration {
@@ -63,6 +64,7 @@ impl Runtime {
                     description: record.description,
                     transactional: record.transactional,
                     irreversible: record.irreversible,
+                    source_digest: record.source_digest,
                     compiled: false,
                     stamp,
                     code: Code::Cached(key),
@@ -90,7 +92,8 @@ impl Runtime {
             (true, Some(cache)) => {
                 let mut record =
                     Validated::new(description.description.clone(), description.transactional);
-                record.irreversible = irreversible.clone();
+                record.irreversible = marks.irreversible.clone();
+                record.source_digest = marks.source_digest.clone();
                 cache.record_validated(key, &record);
                 Code::Cached(key)
             }
@@ -103,7 +106,8 @@ impl Runtime {
             checksum,
             description: description.description,
             transactional: description.transactional,
-            irreversible,
+            irreversible: marks.irreversible,
+            source_digest: marks.source_digest,
             compiled,
             stamp,
             code,
@@ -132,8 +136,8 @@ pub(super) struct Compiled {
     stamp: Option<FileStamp>,
     /// Its key in the compile cache.
     key: Key,
-    /// The backends it says it cannot go backwards on, when its bytes were read.
-    irreversible: Vec<String>,
+    /// What wasmig wrote into it about itself, when its bytes were read.
+    marks: Marks,
 }
 
 /// What [`compile`] found for a component.
@@ -177,16 +181,19 @@ pub(super) fn compile(
     if let (Reuse::Validation(Some(known)), Some(cache)) = (reuse, cache) {
         let key = compilers.fingerprint().key(&known.checksum);
         if let Some(record) = cache.validated(key) {
-            let irreversible = record.irreversible.clone();
+            let marks = Marks {
+                irreversible: record.irreversible.clone(),
+                source_digest: record.source_digest.clone(),
+            };
             let (found, checksum) = (Found::Validated(record), known.checksum);
-            return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key, irreversible });
+            return Ok(Compiled { found, checksum, stamp: Some(known.stamp), key, marks });
         }
     }
     let (bytes, metadata) = read_component(path, limit)?;
     let checksum = source::checksum(&bytes);
     // A SQL migration is assembled from several files: no one file's stamp stands for it.
     let stamp = metadata.as_ref().and_then(FileStamp::settled);
-    let irreversible = crate::build::sql::irreversible_on(&bytes);
+    let marks = crate::build::sql::marks(&bytes);
     if wasmparser::Parser::is_core_wasm(&bytes) {
         return Err(LoadReason::NotAComponent { core_module: true });
     }
@@ -195,8 +202,8 @@ pub(super) fn compile(
     }
     let key = compilers.fingerprint().key(&checksum);
     let found = |found: Found| {
-        let irreversible = irreversible.clone();
-        Ok(Compiled { found, checksum: checksum.clone(), stamp, key, irreversible })
+        let marks = marks.clone();
+        Ok(Compiled { found, checksum: checksum.clone(), stamp, key, marks })
     };
     if validation && let Some(record) = cache.and_then(|cache| cache.validated(key)) {
         return found(Found::Validated(record));

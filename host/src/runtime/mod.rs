@@ -120,6 +120,9 @@ pub struct LoadedMigration {
     /// The backends (by dialect name) it has no `backwards` on: a SQL migration without a
     /// `.down.sql` file there.
     pub irreversible: Vec<String>,
+    /// The digest of the source it was made from (its `wasmig-identity` section), which the
+    /// ledger keeps beside the checksum; `None` for a component wasmig did not make.
+    pub source_digest: Option<String>,
     /// Whether it was compiled now rather than taken from the compile cache.
     pub compiled: bool,
     /// The file's stamp when it was read, if it had settled.

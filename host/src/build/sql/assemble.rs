@@ -195,15 +195,45 @@ pub fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// The backends on which the component `bytes` says it cannot go backwards (its
 /// [`IRREVERSIBLE_SECTION`]); none for a component without the section.
 pub fn irreversible_on(bytes: &[u8]) -> Vec<String> {
-    custom_section(bytes, IRREVERSIBLE_SECTION)
-        .map(|data| {
-            String::from_utf8_lossy(data)
-                .lines()
-                .filter(|line| !line.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    marks(bytes).irreversible
+}
+
+/// What wasmig wrote into a component about itself, in custom sections at its top level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The backends it cannot go backwards on ([`IRREVERSIBLE_SECTION`]).
+    pub irreversible: Vec<String>,
+    /// The digest of the source it was made from ([`IDENTITY_SECTION`]), e.g.
+    /// `sql sha256:...`; `None` for a component wasmig did not make.
+    pub source_digest: Option<String>,
+}
+
+/// Reads the [`Marks`] of component `bytes` in one pass; a component without them (or
+/// that does not parse) has none.
+pub fn marks(bytes: &[u8]) -> Marks {
+    let mut marks = Marks::default();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let Ok(payload) = payload else { break };
+        match payload {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::CustomSection(section) if depth == 0 => {
+                let text = String::from_utf8_lossy(section.data());
+                match section.name() {
+                    IRREVERSIBLE_SECTION => {
+                        marks.irreversible =
+                            text.lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
+                    }
+                    IDENTITY_SECTION => marks.source_digest = Some(text.trim().to_string()),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    marks
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use super::{BuildOutcome, BuildResult, LanguageRules, Recognised, Schedule, Sour
 use crate::error::{Error, LoadReason, Result};
 use crate::source::sql::{self, Way};
 pub use assemble::{
-    AssembleError, IDENTITY_SECTION, IRREVERSIBLE_SECTION, assemble, custom_section,
-    irreversible_on,
+    AssembleError, IDENTITY_SECTION, IRREVERSIBLE_SECTION, Marks, assemble, custom_section,
+    irreversible_on, marks,
 };
 
 /// The rules of SQL migrations.
