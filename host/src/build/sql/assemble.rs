@@ -175,29 +175,6 @@ fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count() + 1
 }
 
-/// The custom section `name` of component `bytes`, if it has one at its top level.
-pub fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.ok()? {
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::CustomSection(section) if depth == 0 && section.name() == name => {
-                return Some(section.data());
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The backends on which the component `bytes` says it cannot go backwards (its
-/// [`IRREVERSIBLE_SECTION`]); none for a component without the section.
-pub fn irreversible_on(bytes: &[u8]) -> Vec<String> {
-    marks(bytes).irreversible
-}
-
 /// What wasmig wrote into a component about itself, in custom sections at its top level.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Marks {
@@ -264,14 +241,14 @@ mod tests {
         assert!(wasmparser::Parser::is_component(&bytes));
         wasmparser::Validator::new().validate_all(&bytes).unwrap();
         assert_eq!(bytes, assemble(&migration(Some("DROP TABLE x;\n"))).unwrap());
-        let identity = custom_section(&bytes, IDENTITY_SECTION).unwrap();
-        assert_eq!(identity, format!("sql sha256:{}", "ab".repeat(32)).as_bytes());
-        assert!(irreversible_on(&bytes).is_empty());
+        let marks = marks(&bytes);
+        assert_eq!(marks.source_digest, Some(format!("sql sha256:{}", "ab".repeat(32))));
+        assert!(marks.irreversible.is_empty());
         // A handful of functions: far below a compiled migration's size.
         assert!(bytes.len() < 8 * 1024, "{} bytes", bytes.len());
 
         let one_way = assemble(&migration(None)).unwrap();
-        assert_eq!(irreversible_on(&one_way), ["sqlite", "postgres", "mysql"]);
+        assert_eq!(super::marks(&one_way).irreversible, ["sqlite", "postgres", "mysql"]);
     }
 
     /// `text` as the file `1_x.up.sql`, read as [`sql::read`] reads it.

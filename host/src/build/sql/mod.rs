@@ -16,10 +16,7 @@ use super::toolchain::Toolchain;
 use super::{BuildOutcome, BuildResult, LanguageRules, Recognised, Schedule, SourceFile};
 use crate::error::{Error, LoadReason, Result};
 use crate::source::sql::{self, Way};
-pub use assemble::{
-    AssembleError, IDENTITY_SECTION, IRREVERSIBLE_SECTION, Marks, assemble, custom_section,
-    irreversible_on, marks,
-};
+pub use assemble::{AssembleError, IDENTITY_SECTION, IRREVERSIBLE_SECTION, Marks, assemble, marks};
 
 /// The rules of SQL migrations.
 pub(super) struct Sql;
