@@ -58,6 +58,18 @@ fn write_schema(project: &TestProject) {
     write(project, &format!("20240103000000_touch_trigger.down.{}.sql", backend_name()), down);
 }
 
+/// A project of [`write_schema`] and, after it, a data migration with no down file.
+fn with_an_irreversible_seed() -> TestProject {
+    let project = TestProject::empty(CONFIG);
+    write_schema(&project);
+    write(
+        &project,
+        "20240104000000_seed.up.sql",
+        "INSERT INTO notes (id, body) VALUES (2, 'seed');\n",
+    );
+    project
+}
+
 fn backend_name() -> &'static str {
     match backend() {
         Backend::Sqlite => "sqlite",
@@ -131,13 +143,7 @@ fn a_preview_prints_each_statement_of_the_files_for_the_backend() {
 
 #[test]
 fn a_sql_migration_without_a_down_file_is_refused_before_anything_changes() {
-    let project = TestProject::empty(CONFIG);
-    write_schema(&project);
-    write(
-        &project,
-        "20240104000000_seed.up.sql",
-        "INSERT INTO notes (id, body) VALUES (2, 'seed');\n",
-    );
+    let project = with_an_irreversible_seed();
     let output = project.wasmig().args(["forwards", "a"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let before = project.snapshot();
@@ -315,13 +321,7 @@ fn a_no_transaction_migration_runs_outside_a_transaction() {
 
 #[test]
 fn verify_reports_an_irreversible_migration_and_goes_on_with_the_next() {
-    let project = TestProject::empty(CONFIG);
-    write_schema(&project);
-    write(
-        &project,
-        "20240104000000_seed.up.sql",
-        "INSERT INTO notes (id, body) VALUES (2, 'seed');\n",
-    );
+    let project = with_an_irreversible_seed();
     write(&project, "20240105000000_tags.up.sql", "CREATE TABLE tags (name TEXT);\n");
     write(&project, "20240105000000_tags.down.sql", "DROP TABLE tags;\n");
     let before = project.snapshot();
