@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 
 use crate::measure::{self, Execution, Stdout};
-use crate::workload::{FloorHistory, FloorJournal, FloorScripts, Project};
+use crate::workload::{self, FloorHistory, FloorJournal, FloorScripts, Migration, Project};
 
 /// The wasmig binary under test.
 #[derive(Debug)]
@@ -120,6 +120,24 @@ pub enum Contender {
 }
 
 impl Contender {
+    /// A floor replaying `migrations` with `sqlite3`, its scripts and database in `folder`.
+    pub fn floor(
+        sqlite3: &Path,
+        folder: &Path,
+        migrations: &[Migration],
+        history: FloorHistory,
+        journal: FloorJournal,
+    ) -> Result<Contender> {
+        let scripts = workload::write_floor_scripts(folder, migrations, history, journal)?;
+        Ok(Contender::Floor {
+            sqlite3: sqlite3.to_owned(),
+            database: folder.join("floor.db"),
+            scripts,
+            history,
+            journal,
+        })
+    }
+
     /// The row name in the report.
     pub fn label(&self) -> &'static str {
         match self {
@@ -200,6 +218,29 @@ impl Contender {
             _ => self.cycle(wasmig, project).map(drop),
         }
     }
+}
+
+/// Runs every contender's untimed warm-up, then `runs` rounds of one cycle each (so a slow
+/// spell of the machine lands on all of them), and gives each contender's cycles.
+pub fn interleave(
+    wasmig: &Wasmig,
+    project: &Project,
+    contenders: &[Contender],
+    runs: usize,
+    workload: &str,
+) -> Result<Vec<Vec<Cycle>>> {
+    for contender in contenders {
+        eprintln!("{workload}: warm-up: {}", contender.label());
+        contender.warm_up(wasmig, project).with_context(|| contender.label())?;
+    }
+    let mut cycles = vec![Vec::new(); contenders.len()];
+    for run in 1..=runs {
+        for (contender, cycles) in contenders.iter().zip(&mut cycles) {
+            eprintln!("{workload}: run {run}/{runs}: {}", contender.label());
+            cycles.push(contender.cycle(wasmig, project).with_context(|| contender.label())?);
+        }
+    }
+    Ok(cycles)
 }
 
 /// Deletes a SQLite database and every file SQLite or wasmig keeps beside it.

@@ -254,15 +254,9 @@ fn forwards_backwards(
             ];
             for (name, history, journal) in floors {
                 let folder = create_dir(&work.join(name))?;
-                let scripts =
-                    workload::write_floor_scripts(&folder, &project.migrations, history, journal)?;
-                contenders.push(Contender::Floor {
-                    sqlite3: sqlite3.clone(),
-                    database: folder.join("floor.db"),
-                    scripts,
-                    history,
-                    journal,
-                });
+                let floor =
+                    Contender::floor(&sqlite3, &folder, &project.migrations, history, journal)?;
+                contenders.push(floor);
             }
         }
         None => note(notes, "floor skipped: `sqlite3` is not on PATH".to_owned()),
@@ -273,17 +267,7 @@ fn forwards_backwards(
         contenders.push(Contender::SqlxCli { sqlx, database: folder.join("sqlx.db"), folder });
     }
 
-    for contender in &contenders {
-        eprintln!("A: warm-up: {}", contender.label());
-        contender.warm_up(wasmig, &project).with_context(|| contender.label())?;
-    }
-    let mut cycles = vec![Vec::new(); contenders.len()];
-    for run in 1..=settings.runs {
-        for (contender, cycles) in contenders.iter().zip(&mut cycles) {
-            eprintln!("A: run {run}/{}: {}", settings.runs, contender.label());
-            cycles.push(contender.cycle(wasmig, &project).with_context(|| contender.label())?);
-        }
-    }
+    let cycles = contender::interleave(wasmig, &project, &contenders, settings.runs, "A")?;
 
     let mut figures = Contenders {
         wasmig_warm: None,

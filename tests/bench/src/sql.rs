@@ -19,9 +19,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use sha2::{Digest, Sha256};
 
-use crate::contender::{Contender, Wasmig, find_on_path};
+use crate::contender::{self, Contender, Wasmig, find_on_path};
 use crate::measure::{self, Stdout, Summary};
-use crate::workload::{self, FloorHistory, FloorJournal, Project};
+use crate::workload::{self, FloorHistory, FloorJournal};
 
 /// The sizes of workload D.
 #[derive(Debug, Clone, Copy)]
@@ -169,44 +169,23 @@ fn cycles(wasmig: &Wasmig, work: &Path, shape: Shape) -> Result<Vec<(&'static st
         ] {
             let folder = crate::create_dir(&work.join(name))?;
             let journal = FloorJournal::Default;
-            let scripts =
-                workload::write_floor_scripts(&folder, &project.migrations, history, journal)?;
-            contenders.push(Contender::Floor {
-                sqlite3: sqlite3.clone(),
-                database: folder.join("floor.db"),
-                scripts,
+            contenders.push(Contender::floor(
+                &sqlite3,
+                &folder,
+                &project.migrations,
                 history,
                 journal,
-            });
+            )?);
         }
     }
-    interleave(wasmig, &project, &contenders, shape.runs, "D")
-}
-
-/// Runs every contender's untimed warm-up, then `runs` rounds of one cycle each, and
-/// returns each contender's summary.
-fn interleave(
-    wasmig: &Wasmig,
-    project: &Project,
-    contenders: &[Contender],
-    runs: usize,
-    workload: &str,
-) -> Result<Vec<(&'static str, Summary)>> {
-    for contender in contenders {
-        eprintln!("{workload}: warm-up: {}", contender.label());
-        contender.warm_up(wasmig, project).with_context(|| contender.label())?;
-    }
-    let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
-    for run in 1..=runs {
-        for (contender, walls) in contenders.iter().zip(&mut walls) {
-            eprintln!("{workload}: run {run}/{runs}: {}", contender.label());
-            walls.push(contender.cycle(wasmig, project).with_context(|| contender.label())?.wall);
-        }
-    }
+    let cycles = contender::interleave(wasmig, &project, &contenders, shape.runs, "D")?;
     contenders
         .iter()
-        .zip(&walls)
-        .map(|(c, walls)| Ok((c.label(), Summary::of(walls).context("no runs")?)))
+        .zip(&cycles)
+        .map(|(c, cycles)| {
+            let walls: Vec<Duration> = cycles.iter().map(|cycle| cycle.wall).collect();
+            Ok((c.label(), Summary::of(&walls).context("no runs")?))
+        })
         .collect()
 }
 
